@@ -1,0 +1,3 @@
+"""Emporium: a commerce backend built as a modular monolith."""
+
+__version__ = "0.1.0"

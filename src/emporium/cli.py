@@ -1,0 +1,113 @@
+"""The `emporium` command (edge role): parse arguments, call one thing, print the result.
+
+`emporium.main` builds the `Config` from the environment and hands it in as
+the Typer context object; no command reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emporium.config import SETTINGS, Config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Emporium commerce backend.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+
+
+def _config(ctx: typer.Context) -> Config:
+    config = ctx.find_root().obj
+    if not isinstance(config, Config):
+        raise typer.BadParameter("emporium must be started through emporium.main")
+    return config
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run the HTTP API (and, later, the event dispatcher and cron) until SIGTERM/SIGINT."""
+    from emporium.server import serve as run_server
+
+    run_server(_config(ctx))
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Upgrade the database schema to the newest revision."""
+    from emporium.server import migrate as run_migrate
+
+    run_migrate(_config(ctx))
+    console.print("[green]database schema is at head[/green]")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade to REVISION (default: head)."""
+    from emporium.platform.db.migrate import upgrade
+    from emporium.server import resolve_database_url
+
+    asyncio.run(upgrade(resolve_database_url(_config(ctx)), revision))
+
+
+@db_app.command("downgrade")
+def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="target, e.g. -1 or base")]) -> None:
+    """Downgrade to REVISION."""
+    from emporium.platform.db.migrate import downgrade
+    from emporium.server import resolve_database_url
+
+    asyncio.run(downgrade(resolve_database_url(_config(ctx)), revision))
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the revision the database is at, and the code's head."""
+    from emporium.platform.db.migrate import current_revision, head_revision
+    from emporium.server import resolve_database_url
+
+    current = asyncio.run(current_revision(resolve_database_url(_config(ctx))))
+    typer.echo(f"database: {current}\nhead:     {head_revision()}")
+
+
+@db_app.command("revision")
+def db_revision(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Option("-m", "--message", help="what the revision does")],
+    autogenerate: Annotated[bool, typer.Option(help="diff the table definitions against a migrated database")] = True,
+) -> None:
+    """Write a new revision file under src/emporium/migrations/versions/."""
+    from emporium.platform.db.migrate import autogenerate_revision, write_empty_revision
+    from emporium.server import migrate as run_migrate
+
+    if autogenerate:
+        asyncio.run(autogenerate_revision(run_migrate(_config(ctx)), message))
+    else:
+        write_empty_revision(message)
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path, typer.Option(help="where to write the document")] = Path("contracts/openapi.json"),
+) -> None:
+    """Write the OpenAPI document generated from the code."""
+    from emporium.contracts import render_openapi
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_openapi())
+    console.print(f"wrote {out}")
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Print every setting with its effective value (secrets are masked)."""
+    config = _config(ctx)
+    rows = {s.env: str(getattr(config, s.attr)) for s in SETTINGS}
+    if config.database_url:
+        rows["DATABASE_URL"] = "<set>"
+    typer.echo(json.dumps(rows, indent=2))

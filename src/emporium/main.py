@@ -1,0 +1,36 @@
+"""The process entry point and the ONLY reader of the environment.
+
+It builds the frozen `Config` (a bad value prints one line naming the variable
+and the expected form, and exits with status 2), configures logging, and hands
+the `Config` to the `emporium` command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from emporium import cli
+from emporium.config import Config, ConfigError, load_config
+from emporium.platform.telemetry.logging import configure_logging
+
+EXIT_CONFIG_ERROR = 2
+
+
+def config_from_environment() -> Config:
+    try:
+        return load_config(os.environ)
+    except ConfigError as error:
+        print(f"emporium: invalid configuration: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    config = config_from_environment()
+    configure_logging(config.log_level, config.log_format)
+    cli.app(args=list(argv) if argv is not None else None, obj=config, prog_name="emporium")
+
+
+if __name__ == "__main__":
+    run()

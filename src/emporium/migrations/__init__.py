@@ -1,0 +1,1 @@
+"""Alembic revisions for every module's schema (run through `emporium migrate`)."""

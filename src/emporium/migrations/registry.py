@@ -1,0 +1,17 @@
+"""Every module's tables, gathered for Alembic's autogenerate and drift checks."""
+
+from __future__ import annotations
+
+from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
+
+# Importing a module's tables registers them on the shared MetaData.
+# (Add each new module's `tables` here.)
+
+target_metadata = metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Compare only the schemas our modules own (not `public` or extensions')."""
+    if type_ == "schema":
+        return name in MODULE_SCHEMAS
+    return True

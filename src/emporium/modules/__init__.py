@@ -1,0 +1,1 @@
+"""Business modules. Each owns a PostgreSQL schema and talks to the others only through `api.py` and `events.py`."""

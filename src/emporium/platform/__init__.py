@@ -1,0 +1,1 @@
+"""The kernel: infrastructure with no business words in it."""

@@ -1,0 +1,45 @@
+"""The process's connection pool to PostgreSQL (SQLAlchemy Core on asyncpg)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` URLs and point them at asyncpg."""
+    parts = urlsplit(url)
+    if parts.scheme in {"postgres", "postgresql"}:
+        parts = parts._replace(scheme="postgresql+asyncpg")
+    return urlunsplit(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    size: int = 10
+    timeout: float = 5.0
+
+
+class Database:
+    """Owns the engine. Workflows open transactions on it; nothing else does."""
+
+    def __init__(self, url: str, pool: PoolSettings = PoolSettings(), *, application_name: str = "emporium") -> None:
+        self.url = asyncpg_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=pool.size,
+            max_overflow=0,
+            pool_timeout=pool.timeout,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": application_name}},
+        )
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

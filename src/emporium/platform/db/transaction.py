@@ -1,0 +1,72 @@
+"""The one way to open a transaction. Only workflows import this module
+(an import-linter contract enforces it).
+
+    async with transaction(db) as tx:
+        await order_store.insert(tx, order)
+        await tx.commit()
+
+Leaving the block without `await tx.commit()` rolls back, whether by an
+exception or by returning early (the unit-of-work rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from sqlalchemy import exc as sa_exc
+
+from emporium.platform.db.engine import Database
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import Unavailable
+
+Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+
+# Errors that mean "the database could not be reached or the pool is exhausted",
+# which a client should retry, as opposed to a bug in a statement.
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (sa_exc.TimeoutError, OSError, ConnectionError)
+
+
+class Transaction(Tx):
+    __slots__ = ()
+
+    async def commit(self) -> None:
+        self._open = False
+        await self._conn.commit()
+
+    async def _rollback_unless_committed(self) -> None:
+        if self._open:
+            self._open = False
+            await self._conn.rollback()
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    if isinstance(error, _UNAVAILABLE_ERRORS):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+
+
+@asynccontextmanager
+async def transaction(db: Database, *, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
+    try:
+        conn = await db.engine.connect()
+    except Exception as error:
+        if _is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
+            raise Unavailable("the database is unavailable, retry shortly", retry_after=1) from error
+        raise
+    try:
+        if isolation is not None:
+            await conn.execution_options(isolation_level=isolation)
+        await conn.begin()
+        tx = Transaction(conn)
+        try:
+            yield tx
+        finally:
+            await tx._rollback_unless_committed()
+    except Exception as error:
+        if _is_connection_failure(error):
+            raise Unavailable("the database connection was lost, retry shortly", retry_after=1) from error
+        raise
+    finally:
+        await conn.close()

@@ -1,0 +1,1 @@
+"""HTTP edge machinery: problem details, request context, health."""

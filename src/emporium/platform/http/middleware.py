@@ -1,0 +1,105 @@
+"""The outermost ASGI middleware: request id, access log, and a last-resort 500.
+
+Pure ASGI (not BaseHTTPMiddleware) so it adds no task or copy per request.
+It answers an unexpected exception with a problem+json 500 that carries the
+request id and no stack trace; the trace goes to the log instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import structlog
+from ksuid import Ksuid
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
+
+REQUEST_ID_HEADER = b"x-request-id"
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+_log = structlog.stdlib.get_logger("emporium.access")
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            return value.decode("ascii") if _VALID_REQUEST_ID.match(value) else None
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/v1/orders/{id}`), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _incoming_request_id(scope) or f"req_{Ksuid()}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((REQUEST_ID_HEADER, request_id.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            _log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if not response_started:
+                await _send_internal_error(send_with_request_id, scope, request_id)
+        finally:
+            _log.info(
+                "request",
+                method=scope["method"],
+                route=route_template(scope),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+async def _send_internal_error(send: Send, scope: Scope, request_id: str) -> None:
+    body: dict[str, Any] = problem_body(
+        status=500,
+        code="internal_error",
+        title="Internal error",
+        detail="an unexpected error occurred; it has been logged with this request_id",
+        instance=scope["path"],
+        request_id=request_id,
+    )
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,76 @@
+"""Serving: resolve the database (embedded or configured), migrate, then run
+Granian (uvloop) until SIGTERM/SIGINT.
+
+Graceful shutdown is Granian's: on a signal it closes the listening socket at
+once (new connections are refused), lets in-flight requests finish, then runs
+each worker's lifespan shutdown, which closes the runtime in reverse order.
+Workers still busy after `SHUTDOWN_TIMEOUT` are killed. The embedded
+PostgreSQL, if any, stops when this process exits. See
+docs/decisions/002-granian-graceful-shutdown.md.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from granian.constants import Interfaces, Loops
+from granian.log import LogLevels
+from granian.server import Server
+
+from emporium.app import create_app
+from emporium.config import Config
+from emporium.platform.db.embedded import start_embedded_postgres
+from emporium.platform.db.migrate import run_upgrade
+from emporium.platform.telemetry.logging import get_logger, stdlib_passthrough_config
+from emporium.runtime import open_runtime
+
+_log = get_logger("emporium.server")
+
+
+def resolve_database_url(config: Config) -> str:
+    if config.database_url:
+        return config.database_url
+    return start_embedded_postgres(config.data_dir)
+
+
+def announce(config: Config, database_url: str) -> None:
+    where = (
+        f"embedded PostgreSQL, data in {(config.data_dir / 'postgres').resolve()}"
+        if config.uses_embedded_database
+        else "PostgreSQL from DATABASE_URL"
+    )
+    print(f"Emporium listening on http://{config.host}:{config.port} ({where})", file=sys.stderr, flush=True)
+
+
+def serve(config: Config) -> None:
+    database_url = resolve_database_url(config)
+    if config.migrate_on_start:
+        run_upgrade(database_url)
+    announce(config, database_url)
+
+    def load_app(*_args: Any, **_kwargs: Any) -> Any:
+        # Runs in each worker process: resources are opened there, on its own loop.
+        return create_app(lambda: open_runtime(config, database_url))
+
+    server = Server(
+        "emporium.app:create_app",
+        address=config.host,
+        port=config.port,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        workers=config.workers,
+        log_level=LogLevels(config.log_level),
+        log_dictconfig=stdlib_passthrough_config(),
+        log_access=False,  # our middleware writes one structured access line per request
+        workers_kill_timeout=math.ceil(config.shutdown_timeout),
+    )
+    server.serve(target_loader=load_app, wrap_loader=False)
+    _log.info("stopped")
+
+
+def migrate(config: Config) -> str:
+    database_url = resolve_database_url(config)
+    run_upgrade(database_url)
+    return database_url

@@ -1,0 +1,68 @@
+"""Rules import-linter cannot express, checked on the syntax tree of every source file."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.services import ROOT
+
+SRC = ROOT / "src" / "emporium"
+
+
+def _sources() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(SRC.rglob("*.py")):
+        yield path, ast.parse(path.read_text(), filename=str(path))
+
+
+def _reads_environment(tree: ast.Module) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb", "putenv"}) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(alias.name in {"environ", "getenv", "environb"} for alias in node.names)
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_main_reads_the_environment() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): lines
+        for path, tree in _sources()
+        if path.name != "main.py" and (lines := _reads_environment(tree))
+    }
+    assert offenders == {}
+
+
+def test_the_environment_check_would_catch_a_reader() -> None:
+    for snippet in ("import os\nx = os.environ['A']", "import os\nx = os.getenv('A')", "from os import environ"):
+        assert _reads_environment(ast.parse(snippet))
+
+
+def test_services_never_commit_or_roll_back() -> None:
+    offenders = []
+    for path, tree in _sources():
+        if path.name != "services.py" and path.parent.name != "services":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"commit", "rollback", "begin"}:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_nothing_opens_database_engines_at_import_time() -> None:
+    offenders = []
+    for path, tree in _sources():
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                for call in ast.walk(node.value):
+                    if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) in {
+                        "create_async_engine",
+                        "create_engine",
+                        "Database",
+                    }:
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
