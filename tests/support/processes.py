@@ -61,7 +61,12 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
+        """SIGTERM (so an embedded PostgreSQL is stopped too), then SIGKILL if it hangs."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
         self._log.close()
