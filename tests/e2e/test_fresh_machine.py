@@ -36,7 +36,7 @@ def test_make_help_is_the_default_and_lists_every_target() -> None:
         ["make", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
     )
     listed = set(re.findall(r"^\s+(?:\x1b\[\d+m)?([a-z-]+)", result.stdout, re.MULTILINE))
-    assert REQUIRED_TARGETS <= listed, result.stdout
+    assert listed >= REQUIRED_TARGETS, result.stdout
 
 
 async def test_with_no_database_url_the_server_starts_an_embedded_postgres_and_is_ready(tmp_path: Path) -> None:
