@@ -19,6 +19,7 @@ from emporium.platform.db.migrate import upgrade
 from emporium.runtime import Runtime, open_runtime
 from tests.services import IN_CI, ROOT, configured
 from tests.support.databases import DatabaseServer
+from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Tenant, make_tenant
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -51,7 +52,13 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def config() -> Config:
-    return Config(log_format="json")
+    return Config(
+        log_format="json",
+        jwt_algorithms=("HS256",),
+        jwt_secret=JWT_SECRET,
+        jwt_issuer=JWT_ISSUER,
+        jwt_audience=JWT_AUDIENCE,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +81,18 @@ async def app_client(config: Config, database_url: str) -> AsyncIterator[httpx.A
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://emporium.test") as client:
             yield client
+
+
+@pytest.fixture(scope="session")
+async def tenant(db: Database) -> Tenant:
+    """Org A: a member of each people role (JWT), an owner key and a storefront key."""
+    return await make_tenant(db, "Shop A")
+
+
+@pytest.fixture(scope="session")
+async def other_tenant(db: Database) -> Tenant:
+    """Org B: used to prove another org's ids answer 404."""
+    return await make_tenant(db, "Shop B")
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 Building the app opens nothing: resources are opened by the lifespan (through
 `open_runtime`), so the OpenAPI document can be generated without a database.
+Middleware, outermost first: request context (id, access log, last-resort
+500) -> authentication (resolves the principal, never rejects) -> audit of
+failed writes -> routes.
 """
 
 from __future__ import annotations
@@ -9,10 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.types import Scope
 
 from emporium import __version__
-from emporium.platform.errors import Unavailable
+from emporium.modules.identity.handlers import router as identity_router
+from emporium.platform.audit.middleware import AuditFailuresMiddleware
+from emporium.platform.auth.jwt import JwtVerifier
+from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
+from emporium.platform.db.engine import Database
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
 from emporium.platform.http.middleware import RequestContextMiddleware
@@ -22,11 +30,24 @@ from emporium.runtime import Runtime
 RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
-    if runtime is None:
-        raise Unavailable("the service is starting or stopping")
-    return runtime
+def _runtime(scope: Scope) -> Runtime | None:
+    runtime = getattr(scope["app"].state, "runtime", None)
+    return runtime if isinstance(runtime, Runtime) else None
+
+
+def _authenticator(scope: Scope) -> Authenticator | None:
+    runtime = _runtime(scope)
+    return runtime.authenticator if runtime else None
+
+
+def _jwt_verifier(scope: Scope) -> JwtVerifier | None:
+    runtime = _runtime(scope)
+    return runtime.jwt_verifier if runtime else None
+
+
+def _database(scope: Scope) -> Database | None:
+    runtime = _runtime(scope)
+    return runtime.db if runtime else None
 
 
 def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
@@ -37,10 +58,13 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
             return
         async with open_runtime() as runtime:
             app.state.runtime = runtime
+            app.state.database = runtime.db
+            app.state.principal_cache = runtime.principal_cache
             try:
                 yield
             finally:
                 app.state.runtime = None
+                app.state.database = None
 
     app = FastAPI(
         title="Emporium",
@@ -52,7 +76,10 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = None
+    app.state.database = None
     install_problem_handlers(app)
+    app.add_middleware(AuditFailuresMiddleware, database=_database)
+    app.add_middleware(AuthenticationMiddleware, authenticator=_authenticator, jwt_verifier=_jwt_verifier)
     app.add_middleware(RequestContextMiddleware)
 
     async def readiness() -> Readiness:
@@ -62,4 +89,5 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
         return await check_readiness(runtime.db, runtime.expected_revision)
 
     app.include_router(health_router(readiness))
+    app.include_router(identity_router)
     return app

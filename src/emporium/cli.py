@@ -19,6 +19,8 @@ from emporium.config import SETTINGS, Config
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Emporium commerce backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(no_args_is_help=True, help="Administration: orgs and their first owner.")
+app.add_typer(admin_app, name="admin")
 
 console = Console(stderr=True)
 
@@ -107,7 +109,37 @@ def openapi(
 def show_config(ctx: typer.Context) -> None:
     """Print every setting with its effective value (secrets are masked)."""
     config = _config(ctx)
-    rows = {s.env: str(getattr(config, s.attr)) for s in SETTINGS}
+    rows = {
+        s.env: "<hidden>" if s.secret and getattr(config, s.attr) else str(getattr(config, s.attr)) for s in SETTINGS
+    }
     if config.database_url:
-        rows["DATABASE_URL"] = "<set>"
+        rows["DATABASE_URL"] = "<set>"  # may carry a password
     typer.echo(json.dumps(rows, indent=2))
+
+
+@admin_app.command("create-org")
+def create_org(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="the org's display name")],
+    owner_email: Annotated[str, typer.Option(help="email of the org's first owner")],
+    owner_name: Annotated[str, typer.Option(help="the owner's name")] = "Owner",
+) -> None:
+    """Create an org with its owner, and print an owner API key once (it is stored only as a hash)."""
+    from emporium.modules.identity.workflows import create_org as create
+    from emporium.platform.db.engine import Database
+    from emporium.server import migrate as run_migrate
+
+    url = run_migrate(_config(ctx))
+
+    async def run() -> tuple[str, str, str]:
+        db = Database(url)
+        try:
+            issued = await create(db, name=name, owner_email=owner_email, owner_name=owner_name)
+            return issued.key.org_id, issued.key.id, issued.secret
+        finally:
+            await db.dispose()
+
+    org_id, key_id, secret = asyncio.run(run())
+    console.print(f"[green]created org {org_id}[/green] (owner key {key_id})")
+    console.print("The owner API key is shown once; store it now:")
+    typer.echo(secret)

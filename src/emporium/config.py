@@ -20,10 +20,11 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class ConfigError(ValueError):
-    """A setting has a value outside its expected form; the message is one line."""
+    """A setting has a value outside its expected form; the message is one line (secrets are not echoed)."""
 
-    def __init__(self, name: str, expected: str, got: str) -> None:
-        super().__init__(f"{name}: expected {expected}, got {got!r}")
+    def __init__(self, name: str, expected: str, got: str, *, secret: bool = False) -> None:
+        shown = f"a hidden value of {len(got)} characters" if secret else repr(got)
+        super().__init__(f"{name}: expected {expected}, got {shown}")
         self.name = name
 
 
@@ -41,6 +42,14 @@ class Config:
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
     demo_bootstrap: bool = False
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_secret: str | None = None
+    jwt_jwks: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway: float = 30.0
+    jwt_user_claim: str = "sub"
+    jwt_org_claim: str = "org_id"
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -113,6 +122,40 @@ def _host() -> tuple[str, Callable[[str], str]]:
     return "a host name or IP address to listen on", parse
 
 
+def _algorithms() -> tuple[str, Callable[[str], tuple[str, ...]]]:
+    known = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA")
+
+    def parse(raw: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        if not names or any(n not in known for n in names):
+            raise ValueError(raw)
+        hmac = {n for n in names if n.startswith("HS")}
+        if hmac and len(hmac) != len(names):
+            raise ValueError(raw)  # mixing HMAC and public-key algorithms invites key confusion
+        return names
+
+    return "a comma-separated list of JWT algorithms (HS256... or RS256/ES256..., not both)", parse
+
+
+def _text(min_length: int = 1) -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        if len(raw.strip()) < min_length:
+            raise ValueError(raw)
+        return raw.strip()
+
+    return f"text of at least {min_length} characters", parse
+
+
+def _claim() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value or not all(c.isalnum() or c in "_-.:/" for c in value):
+            raise ValueError(raw)
+        return value
+
+    return "a JWT claim name", parse
+
+
 def _path() -> tuple[str, Callable[[str], Path]]:
     def parse(raw: str) -> Path:
         if not raw.strip():
@@ -130,10 +173,13 @@ class Setting:
     meaning: str
     expected: str
     parse: Callable[[str], Any]
+    secret: bool = False
 
 
-def _setting(env: str, attr: str, default: str, meaning: str, kind: tuple[str, Callable[[str], Any]]) -> Setting:
-    return Setting(env, attr, default, meaning, kind[0], kind[1])
+def _setting(
+    env: str, attr: str, default: str, meaning: str, kind: tuple[str, Callable[[str], Any]], *, secret: bool = False
+) -> Setting:
+    return Setting(env, attr, default, meaning, kind[0], kind[1], secret)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -191,7 +237,40 @@ SETTINGS: tuple[Setting, ...] = (
         "On an empty database, create a demo org and print its API key (development only; `make run` sets it).",
         _boolean(),
     ),
+    _setting(
+        "JWT_ALGORITHMS",
+        "jwt_algorithms",
+        "",
+        "Accepted JWT algorithms, e.g. `HS256` or `RS256,ES256`. Empty: only API keys authenticate.",
+        _algorithms(),
+    ),
+    _setting(
+        "JWT_SECRET", "jwt_secret", "", "Shared secret for HS* tokens (at least 32 characters).", _text(32), secret=True
+    ),
+    _setting("JWT_JWKS", "jwt_jwks", "", "JWKS for RS*/ES* tokens: a file path or an https:// URL.", _text()),
+    _setting(
+        "JWT_ISSUER", "jwt_issuer", "", "Required `iss` of accepted tokens (required with JWT_ALGORITHMS).", _text()
+    ),
+    _setting(
+        "JWT_AUDIENCE", "jwt_audience", "", "Required `aud` of accepted tokens (required with JWT_ALGORITHMS).", _text()
+    ),
+    _setting("JWT_LEEWAY", "jwt_leeway", "30", "Clock skew allowed on `exp` and `nbf`, in seconds.", _seconds(0, 300)),
+    _setting("JWT_USER_CLAIM", "jwt_user_claim", "sub", "Claim holding the user's id (`usr_…`) or email.", _claim()),
+    _setting("JWT_ORG_CLAIM", "jwt_org_claim", "org_id", "Claim holding the org id (`org_…`).", _claim()),
 )
+
+
+def _check_jwt(config: Config) -> None:
+    if not config.jwt_algorithms:
+        return
+    for env, value in (("JWT_ISSUER", config.jwt_issuer), ("JWT_AUDIENCE", config.jwt_audience)):
+        if not value:
+            raise ConfigError(env, "a value when JWT_ALGORITHMS is set", "")
+    if config.jwt_algorithms[0].startswith("HS"):
+        if not config.jwt_secret:
+            raise ConfigError("JWT_SECRET", "a secret of at least 32 characters for HS* algorithms", "")
+    elif not config.jwt_jwks:
+        raise ConfigError("JWT_JWKS", "a JWKS file path or URL for RS*/ES* algorithms", "")
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -204,5 +283,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError:
-            raise ConfigError(setting.env, setting.expected, raw) from None
-    return Config(**values)
+            raise ConfigError(setting.env, setting.expected, raw, secret=setting.secret) from None
+    config = Config(**values)
+    _check_jwt(config)
+    return config

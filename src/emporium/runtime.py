@@ -12,6 +12,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from emporium.config import Config
+from emporium.modules.identity.authentication import IdentityAuthenticator
+from emporium.platform.auth.cache import PrincipalCache
+from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
 
@@ -21,6 +24,26 @@ class Runtime:
     config: Config
     db: Database
     expected_revision: str | None
+    principal_cache: PrincipalCache
+    authenticator: IdentityAuthenticator
+    jwt_verifier: JwtVerifier | None
+
+
+def jwt_verifier_for(config: Config) -> JwtVerifier | None:
+    if not config.jwt_algorithms:
+        return None
+    return JwtVerifier(
+        JwtSettings(
+            algorithms=config.jwt_algorithms,
+            issuer=config.jwt_issuer or "",
+            audience=config.jwt_audience or "",
+            leeway_seconds=config.jwt_leeway,
+            user_claim=config.jwt_user_claim,
+            org_claim=config.jwt_org_claim,
+            secret=config.jwt_secret,
+            jwks=config.jwt_jwks,
+        )
+    )
 
 
 @asynccontextmanager
@@ -28,4 +51,12 @@ async def open_runtime(config: Config, database_url: str) -> AsyncIterator[Runti
     async with AsyncExitStack() as stack:
         db = Database(database_url, PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout))
         stack.push_async_callback(db.dispose)
-        yield Runtime(config=config, db=db, expected_revision=head_revision())
+        cache = PrincipalCache()
+        yield Runtime(
+            config=config,
+            db=db,
+            expected_revision=head_revision(),
+            principal_cache=cache,
+            authenticator=IdentityAuthenticator(db, cache),
+            jwt_verifier=jwt_verifier_for(config),
+        )

@@ -11,6 +11,7 @@ docs/decisions/002-granian-graceful-shutdown.md.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 from typing import Any
@@ -21,7 +22,9 @@ from granian.server import Server
 
 from emporium.app import create_app
 from emporium.config import Config
+from emporium.modules.identity.workflows import create_demo_org_if_empty
 from emporium.platform.db.embedded import start_embedded_postgres
+from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import run_upgrade
 from emporium.platform.telemetry.logging import get_logger, stdlib_passthrough_config
 from emporium.runtime import open_runtime
@@ -33,6 +36,24 @@ def resolve_database_url(config: Config) -> str:
     if config.database_url:
         return config.database_url
     return start_embedded_postgres(config.data_dir)
+
+
+async def bootstrap_demo_org(config: Config, database_url: str) -> None:
+    """On an empty database, create a demo org and print its owner key (development only)."""
+    db = Database(database_url)
+    try:
+        issued = await create_demo_org_if_empty(db)
+    finally:
+        await db.dispose()
+    if issued is not None:
+        print(
+            "\n  Demo org created (DEVELOPMENT ONLY — never enable DEMO_BOOTSTRAP in production).\n"
+            f"  Owner API key, shown once: {issued.secret}\n"
+            f"  Try: curl -H 'Authorization: Bearer {issued.secret}' "
+            f"http://{config.host}:{config.port}/v1/auth/whoami\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def announce(config: Config, database_url: str) -> None:
@@ -48,6 +69,8 @@ def serve(config: Config) -> None:
     database_url = resolve_database_url(config)
     if config.migrate_on_start:
         run_upgrade(database_url)
+    if config.demo_bootstrap:
+        asyncio.run(bootstrap_demo_org(config, database_url))
     announce(config, database_url)
 
     def load_app(*_args: Any, **_kwargs: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Identity: orgs (tenants), users, roles and permissions, API keys, authentication."""

@@ -1,0 +1,16 @@
+"""Every permission of the product. Each endpoint maps to exactly one of these;
+which roles hold which permissions is data in `modules/identity/domain.py`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Perm(StrEnum):
+    WHOAMI = "auth:whoami"
+    ORG_READ = "org:read"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    API_KEYS_READ = "api_keys:read"
+    API_KEYS_WRITE = "api_keys:write"
+    AUDIT_READ = "audit:read"

@@ -1,0 +1,150 @@
+"""Every route of the app x every kind of caller, with the expected status.
+
+A route missing from MATRIX (and not declared public) fails
+`test_every_route_is_in_the_matrix`, so no endpoint can skip authorization.
+Cells that succeed act on throwaway resources made for that cell.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from emporium.app import create_app
+from emporium.modules.identity.domain import Role
+from emporium.platform.auth.public import PUBLIC_ROUTES
+from emporium.platform.db.engine import Database
+from tests.support.identity import Tenant, bearer, throwaway_key, throwaway_user
+
+CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: dict[str, Any] | None = None
+
+
+CallFactory = Callable[[Database, Tenant], Awaitable[Call]]
+
+
+async def _user_target(db: Database, tenant: Tenant) -> str:
+    return (await throwaway_user(db, tenant)).id
+
+
+def fixed(path: str, json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(path, json)
+
+    return make
+
+
+def on_user(suffix: str = "", json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/users/{await _user_target(db, tenant)}{suffix}", json)
+
+    return make
+
+
+def on_key(suffix: str) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/api-keys/{await throwaway_key(db, tenant)}{suffix}")
+
+    return make
+
+
+async def invite(db: Database, tenant: Tenant) -> Call:
+    return Call("/v1/users", {"email": f"new-{secrets.token_hex(4)}@example.com", "name": "New", "role": "viewer"})
+
+
+def _expect(
+    anonymous: int, viewer: int, staff: int, admin: int, owner: int, storefront: int, other: int
+) -> dict[str, int]:
+    return dict(zip(CALLERS, (anonymous, viewer, staff, admin, owner, storefront, other), strict=True))
+
+
+READ_BY_EVERYONE = _expect(401, 200, 200, 200, 200, 200, 200)
+READ_BY_PEOPLE = _expect(401, 200, 200, 200, 200, 403, 200)
+ADMIN_ONLY_LIST = _expect(401, 403, 403, 200, 200, 403, 200)
+
+MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
+    ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), READ_BY_EVERYONE),
+    ("GET", "/v1/orgs/me"): (fixed("/v1/orgs/me"), READ_BY_EVERYONE),
+    ("GET", "/v1/users"): (fixed("/v1/users"), READ_BY_PEOPLE),
+    ("GET", "/v1/users/{id}"): (on_user(), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("POST", "/v1/users"): (invite, _expect(401, 403, 403, 201, 201, 403, 201)),
+    ("PATCH", "/v1/users/{id}"): (on_user(json={"name": "Renamed"}), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("PUT", "/v1/users/{id}/role"): (on_user("/role", {"role": "viewer"}), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("POST", "/v1/users/{id}/deactivate"): (on_user("/deactivate"), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("GET", "/v1/api-keys"): (fixed("/v1/api-keys"), ADMIN_ONLY_LIST),
+    ("POST", "/v1/api-keys"): (
+        fixed("/v1/api-keys", {"name": "ci", "role": "storefront"}),
+        _expect(401, 403, 403, 201, 201, 403, 201),
+    ),
+    ("POST", "/v1/api-keys/{id}/revoke"): (on_key("/revoke"), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("GET", "/v1/audit-log"): (fixed("/v1/audit-log"), ADMIN_ONLY_LIST),
+}
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    """Every operation the app serves: its OpenAPI operations plus the docs routes FastAPI adds."""
+    app = create_app()
+    routes = {(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops}
+    for route in app.routes:
+        if isinstance(route, Route) and route.methods:
+            routes |= {(method, route.path) for method in route.methods if method != "HEAD"}
+    return routes
+
+
+def test_every_route_is_in_the_matrix_or_declared_public() -> None:
+    app_routes = _app_routes()
+    unlisted = app_routes - MATRIX.keys() - PUBLIC_ROUTES
+    assert not unlisted, f"routes without an authorization matrix row: {sorted(unlisted)}"
+    stale = MATRIX.keys() - app_routes
+    assert not stale, f"matrix rows for routes that no longer exist: {sorted(stale)}"
+
+
+def test_public_routes_are_exactly_the_probes_and_docs() -> None:
+    assert {path for _, path in PUBLIC_ROUTES} == {
+        "/livez",
+        "/readyz",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+    }
+
+
+def _headers(caller: str, tenant: Tenant, other: Tenant) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller == "storefront":
+        return bearer(tenant.storefront_key)
+    if caller == "other_org_admin":
+        return other.headers_for(Role.ADMIN)
+    return tenant.headers_for(Role(caller))
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_matrix_cell(
+    route: tuple[str, str],
+    caller: str,
+    app_client: httpx.AsyncClient,
+    db: Database,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    make_call, expected = MATRIX[route]
+    call = await make_call(db, tenant)
+    response = await app_client.request(
+        route[0], call.path, json=call.json, headers=_headers(caller, tenant, other_tenant)
+    )
+    assert response.status_code == expected[caller], response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
