@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.types import Scope
 
 from emporium import __version__
+from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
@@ -60,11 +61,13 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
             app.state.runtime = runtime
             app.state.database = runtime.db
             app.state.principal_cache = runtime.principal_cache
+            app.state.cache = runtime.cache
             try:
                 yield
             finally:
                 app.state.runtime = None
                 app.state.database = None
+                app.state.cache = None
 
     app = FastAPI(
         title="Emporium",
@@ -90,4 +93,5 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
 
     app.include_router(health_router(readiness))
     app.include_router(identity_router)
+    app.include_router(catalog_router)
     return app

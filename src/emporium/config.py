@@ -42,6 +42,7 @@ class Config:
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
     demo_bootstrap: bool = False
+    redis_url: str | None = None
     jwt_algorithms: tuple[str, ...] = ()
     jwt_secret: str | None = None
     jwt_jwks: str | None = None
@@ -110,6 +111,16 @@ def _postgres_url() -> tuple[str, Callable[[str], str]]:
         return raw.strip()
 
     return "a postgresql://user@host:port/database URL", parse
+
+
+def _redis_url() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw.strip())
+        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+            raise ValueError(raw)
+        return raw.strip()
+
+    return "a redis://host:port/db URL", parse
 
 
 def _host() -> tuple[str, Callable[[str], str]]:
@@ -236,6 +247,13 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "On an empty database, create a demo org and print its API key (development only; `make run` sets it).",
         _boolean(),
+    ),
+    _setting(
+        "REDIS_URL",
+        "redis_url",
+        "",
+        "Redis for the shared catalog cache (later locks, rate limits). Empty: in-process cache; run one instance.",
+        _redis_url(),
     ),
     _setting(
         "JWT_ALGORITHMS",

@@ -15,6 +15,7 @@ from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
+from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
 
@@ -27,6 +28,7 @@ class Runtime:
     principal_cache: PrincipalCache
     authenticator: IdentityAuthenticator
     jwt_verifier: JwtVerifier | None
+    cache: VersionedCache
 
 
 def jwt_verifier_for(config: Config) -> JwtVerifier | None:
@@ -51,12 +53,15 @@ async def open_runtime(config: Config, database_url: str) -> AsyncIterator[Runti
     async with AsyncExitStack() as stack:
         db = Database(database_url, PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout))
         stack.push_async_callback(db.dispose)
-        cache = PrincipalCache()
+        principals = PrincipalCache()
+        cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()
+        stack.push_async_callback(cache.close)
         yield Runtime(
             config=config,
             db=db,
             expected_revision=head_revision(),
-            principal_cache=cache,
-            authenticator=IdentityAuthenticator(db, cache),
+            principal_cache=principals,
+            authenticator=IdentityAuthenticator(db, principals),
             jwt_verifier=jwt_verifier_for(config),
+            cache=cache,
         )

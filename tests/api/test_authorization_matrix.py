@@ -20,6 +20,7 @@ from emporium.app import create_app
 from emporium.modules.identity.domain import Role
 from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
+from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, throwaway_key, throwaway_user
 
 CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
@@ -63,6 +64,33 @@ async def invite(db: Database, tenant: Tenant) -> Call:
     return Call("/v1/users", {"email": f"new-{secrets.token_hex(4)}@example.com", "name": "New", "role": "viewer"})
 
 
+def on_product(suffix: str = "", json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/products/{(await make_product(db, tenant, on_hand=5))['id']}{suffix}", json)
+
+    return make
+
+
+async def product_by_sku(db: Database, tenant: Tenant) -> Call:
+    return Call(f"/v1/products/by-sku/{(await make_product(db, tenant))['sku']}")
+
+
+def on_category(json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/categories/{await make_category(db, tenant)}", json)
+
+    return make
+
+
+async def new_product(db: Database, tenant: Tenant) -> Call:
+    return Call("/v1/products", {"sku": new_sku(), "name": "New", "price": {"amount": 100, "currency": "EUR"}})
+
+
+async def bulk(db: Database, tenant: Tenant) -> Call:
+    item = {"sku": new_sku(), "name": "Bulk", "price": {"amount": 100, "currency": "EUR"}}
+    return Call("/v1/products:bulk", {"items": [item]})
+
+
 def _expect(
     anonymous: int, viewer: int, staff: int, admin: int, owner: int, storefront: int, other: int
 ) -> dict[str, int]:
@@ -72,6 +100,10 @@ def _expect(
 READ_BY_EVERYONE = _expect(401, 200, 200, 200, 200, 200, 200)
 READ_BY_PEOPLE = _expect(401, 200, 200, 200, 200, 403, 200)
 ADMIN_ONLY_LIST = _expect(401, 403, 403, 200, 200, 403, 200)
+CATALOG_READ_ONE = _expect(401, 200, 200, 200, 200, 200, 404)
+CATALOG_CREATE = _expect(401, 403, 201, 201, 201, 403, 201)
+CATALOG_CHANGE = _expect(401, 403, 200, 200, 200, 403, 404)
+CATALOG_DELETE = _expect(401, 403, 204, 204, 204, 403, 404)
 
 MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), READ_BY_EVERYONE),
@@ -89,6 +121,25 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ),
     ("POST", "/v1/api-keys/{id}/revoke"): (on_key("/revoke"), _expect(401, 403, 403, 200, 200, 403, 404)),
     ("GET", "/v1/audit-log"): (fixed("/v1/audit-log"), ADMIN_ONLY_LIST),
+    ("GET", "/v1/products"): (fixed("/v1/products?limit=5"), READ_BY_EVERYONE),
+    ("POST", "/v1/products"): (new_product, CATALOG_CREATE),
+    ("GET", "/v1/products/{id}"): (on_product(), CATALOG_READ_ONE),
+    ("GET", "/v1/products/by-sku/{value}"): (product_by_sku, CATALOG_READ_ONE),
+    ("PATCH", "/v1/products/{id}"): (on_product(json={"name": "Renamed"}), CATALOG_CHANGE),
+    ("DELETE", "/v1/products/{id}"): (on_product(), CATALOG_DELETE),
+    ("GET", "/v1/products:cheaper_than"): (fixed("/v1/products:cheaper_than?max_amount=500"), READ_BY_EVERYONE),
+    ("POST", "/v1/products:bulk"): (bulk, _expect(401, 403, 200, 200, 200, 403, 200)),
+    ("GET", "/v1/products/{id}/inventory"): (on_product("/inventory"), CATALOG_READ_ONE),
+    ("GET", "/v1/products/{id}/inventory/adjustments"): (on_product("/inventory/adjustments"), CATALOG_READ_ONE),
+    ("POST", "/v1/products/{id}/inventory/adjustments"): (
+        on_product("/inventory/adjustments", {"kind": "restock", "quantity": 3, "reason": "PO-1"}),
+        _expect(401, 403, 201, 201, 201, 403, 404),
+    ),
+    ("GET", "/v1/categories"): (fixed("/v1/categories"), READ_BY_EVERYONE),
+    ("POST", "/v1/categories"): (fixed("/v1/categories", {"name": "Hats"}), CATALOG_CREATE),
+    ("GET", "/v1/categories/{id}"): (on_category(), CATALOG_READ_ONE),
+    ("PATCH", "/v1/categories/{id}"): (on_category({"name": "Caps"}), CATALOG_CHANGE),
+    ("DELETE", "/v1/categories/{id}"): (on_category(), CATALOG_DELETE),
 }
 
 

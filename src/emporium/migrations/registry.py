@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing a module's tables registers them on the shared MetaData.
 # (Add each new module's `tables` here.)
+import emporium.modules.catalog.tables
 import emporium.modules.identity.tables
 import emporium.platform.audit.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata

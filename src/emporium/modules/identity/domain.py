@@ -32,6 +32,9 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.API_KEYS_READ: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.API_KEYS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.AUDIT_READ: frozenset({Role.OWNER, Role.ADMIN}),
+    Perm.CATALOG_READ: _EVERYONE,
+    Perm.CATALOG_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
+    Perm.INVENTORY_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

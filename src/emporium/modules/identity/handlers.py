@@ -17,7 +17,6 @@ from emporium.modules.identity.schemas import (
     InviteUserIn,
     IssuedApiKeyOut,
     OrgOut,
-    PageOut,
     UpdateUserIn,
     UserOut,
     WhoAmIOut,
@@ -26,6 +25,7 @@ from emporium.platform.audit.entries import AuditFilter
 from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.auth.perms import Perm
 from emporium.platform.http.context import audit_context
+from emporium.platform.http.schemas import PageOut
 from emporium.platform.http.state import database_of, principal_cache_of
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 

@@ -8,14 +8,17 @@ Request bodies forbid unknown fields, so `org_id`, `id`, `created_at`,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from emporium.modules.identity.domain import ApiKey, IssuedApiKey, Org, Role, User, UserStatus
 from emporium.platform.audit.entries import AuditEntry
 from emporium.platform.auth.principal import Principal
+from emporium.platform.http.schemas import PageOut
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+__all__ = ["PageOut"]
 
 
 def _aware(value: datetime) -> datetime:
@@ -27,16 +30,9 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
-T = TypeVar("T")
-
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
 
 
 class WhoAmIOut(BaseModel):

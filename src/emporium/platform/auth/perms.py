@@ -14,3 +14,6 @@ class Perm(StrEnum):
     API_KEYS_READ = "api_keys:read"
     API_KEYS_WRITE = "api_keys:write"
     AUDIT_READ = "audit:read"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    INVENTORY_WRITE = "inventory:write"

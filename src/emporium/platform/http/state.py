@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from emporium.platform.auth.cache import PrincipalCache
+from emporium.platform.cache import VersionedCache
 from emporium.platform.db.engine import Database
 from emporium.platform.errors import Unavailable
 
@@ -21,3 +22,8 @@ def principal_cache_of(request: HTTPConnection) -> PrincipalCache:
     if not isinstance(cache, PrincipalCache):
         raise Unavailable("the service is starting or stopping")
     return cache
+
+
+def cache_of(request: HTTPConnection) -> VersionedCache | None:
+    cache = getattr(request.app.state, "cache", None)
+    return cache if cache is not None else None

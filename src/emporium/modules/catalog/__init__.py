@@ -1,0 +1,1 @@
+"""Catalog: products, categories, inventory (stock that cannot oversell), cached reads."""

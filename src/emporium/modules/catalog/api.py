@@ -1,0 +1,59 @@
+"""Catalog's public surface for other modules: functions that run in the caller's transaction.
+
+    lines = [StockLine("TSHIRT-M", 2), StockLine("MUG", 1)]
+    priced = await catalog_api.price_lines(tx, org_id, lines)
+    await catalog_api.reserve_stock(tx, org_id, lines)     # all or nothing, else OutOfStock (409)
+
+Reservation is all-or-nothing per cart by construction (one statement); the
+caller's transaction makes it all-or-nothing together with the caller's own
+writes (the order row), so a failed checkout step leaves no stock reserved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from emporium.modules.catalog import services
+from emporium.modules.catalog.domain import OutOfStock, PricedLine, StockLine, merge_lines
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import Conflict, FieldError, ValidationFailed
+
+__all__ = ["OutOfStock", "PricedLine", "StockLine", "commit_stock", "price_lines", "release_stock", "reserve_stock"]
+
+
+async def price_lines(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[PricedLine]:
+    """Current name and unit price per line (a snapshot for the order); unknown or inactive SKUs are a 422."""
+    merged = merge_lines(lines)
+    on_sale = await services.on_sale_by_sku(tx, org_id, [line.sku for line in merged])
+    missing = [line.sku for line in merged if line.sku not in on_sale]
+    if missing:
+        raise ValidationFailed(
+            f"unknown or unavailable SKUs: {', '.join(missing)}",
+            errors=[FieldError("lines", "unknown_sku", f"{sku} is not a product on sale") for sku in missing],
+        )
+    return [
+        PricedLine(
+            on_sale[line.sku].product_id, line.sku, on_sale[line.sku].name, on_sale[line.sku].price, line.quantity
+        )
+        for line in merged
+    ]
+
+
+async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None:
+    merged = merge_lines(lines)
+    if not await services.reserve(tx, org_id, merged):
+        short = await services.shortages(tx, org_id, merged)
+        detail = ", ".join(f"{sku} ({available} available)" for sku, available in short.items()) or "a line"
+        raise OutOfStock(f"not enough stock for {detail}", shortages=short)
+
+
+async def release_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None:
+    """Give reserved units back (cancelled or expired checkout)."""
+    if not await services.release(tx, org_id, merge_lines(lines)):
+        raise Conflict("those units are not reserved; nothing was released")
+
+
+async def commit_stock(tx: Tx, org_id: str, lines: Sequence[StockLine], *, actor_id: str, reason: str) -> None:
+    """Reserved units are sold: on_hand and reserved both drop, and the sale is written to the ledger."""
+    if not await services.commit_sale(tx, org_id, merge_lines(lines), actor_id, reason):
+        raise Conflict("those units are not reserved; nothing was committed")

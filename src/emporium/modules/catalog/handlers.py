@@ -1,0 +1,117 @@
+"""Catalog HTTP routes: the CRUD engine's product and category routes, plus inventory and bulk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from emporium.modules.catalog import workflows
+from emporium.modules.catalog.domain import Inventory, StockAdjustment
+from emporium.modules.catalog.resources import category_crud, category_resource, product_crud, product_resource
+from emporium.modules.catalog.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    AdjustmentResultOut,
+    BulkIn,
+    BulkItemError,
+    BulkItemResult,
+    BulkOut,
+    InventoryOut,
+    parse_bulk_items,
+)
+from emporium.platform.auth.gate import GatedRoute, auth_gate
+from emporium.platform.auth.perms import Perm
+from emporium.platform.crud.handlers import crud_router
+from emporium.platform.http.context import audit_context
+from emporium.platform.http.schemas import PageOut
+from emporium.platform.http.state import cache_of, database_of
+from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+router = APIRouter(route_class=GatedRoute)
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` from the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+
+
+def _inventory_out(inventory: Inventory) -> InventoryOut:
+    return InventoryOut(
+        product_id=inventory.product_id,
+        sku=inventory.sku,
+        on_hand=inventory.on_hand,
+        reserved=inventory.reserved,
+        available=inventory.available,
+        version=inventory.version,
+    )
+
+
+def _adjustment_out(a: StockAdjustment) -> AdjustmentOut:
+    return AdjustmentOut(
+        id=a.id,
+        product_id=a.product_id,
+        kind=a.kind,
+        quantity=a.quantity,
+        on_hand_after=a.on_hand_after,
+        reason=a.reason,
+        actor_id=a.actor_id,
+        created_at=a.created_at,
+    )
+
+
+@router.post("/v1/products:bulk", operation_id="products_bulk_upsert", tags=["products"])
+async def bulk_upsert_products(request: Request, body: BulkIn) -> BulkOut:
+    principal = auth_gate(request, Perm.CATALOG_WRITE)
+    valid, failed = parse_bulk_items(body.items)
+    items = [workflows.BulkItem(index, product_crud.resource.to_row(model)) for index, model in valid]
+    outcomes = await workflows.bulk_upsert_products(
+        database_of(request), cache_of(request), principal, audit_context(request, principal), items
+    )
+    results = failed + [
+        BulkItemResult(
+            index=o.index,
+            status=o.status,
+            id=o.id,
+            sku=o.sku,
+            errors=[BulkItemError(field=e.field, rule=e.rule, message=e.message) for e in o.errors],
+        )
+        for o in outcomes
+    ]
+    results.sort(key=lambda r: r.index)
+    count = {status: sum(1 for r in results if r.status == status) for status in ("created", "updated", "failed")}
+    return BulkOut(created=count["created"], updated=count["updated"], failed=count["failed"], results=results)
+
+
+@router.get("/v1/products/{id}/inventory", operation_id="inventory_get", tags=["inventory"])
+async def get_inventory(request: Request, id: str) -> InventoryOut:
+    principal = auth_gate(request, Perm.CATALOG_READ)
+    return _inventory_out(await workflows.get_inventory(database_of(request), principal, id))
+
+
+@router.post(
+    "/v1/products/{id}/inventory/adjustments", operation_id="inventory_adjust", status_code=201, tags=["inventory"]
+)
+async def adjust_inventory(request: Request, id: str, body: AdjustmentIn) -> AdjustmentResultOut:
+    principal = auth_gate(request, Perm.INVENTORY_WRITE)
+    adjustment, inventory = await workflows.adjust_stock(
+        database_of(request),
+        principal,
+        audit_context(request, principal),
+        id,
+        kind=body.kind,
+        quantity=body.quantity,
+        reason=body.reason,
+    )
+    return AdjustmentResultOut(adjustment=_adjustment_out(adjustment), inventory=_inventory_out(inventory))
+
+
+@router.get("/v1/products/{id}/inventory/adjustments", operation_id="inventory_adjustments_list", tags=["inventory"])
+async def list_adjustments(
+    request: Request, id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> PageOut[AdjustmentOut]:
+    principal = auth_gate(request, Perm.CATALOG_READ)
+    page = await workflows.list_adjustments(database_of(request), principal, id, cursor=cursor, limit=limit)
+    return PageOut(items=[_adjustment_out(a) for a in page.items], next_cursor=page.next_cursor)
+
+
+# The bulk route is declared first so `/v1/products:bulk` is not taken for a named query.
+router.include_router(crud_router(product_resource, product_crud))
+router.include_router(crud_router(category_resource, category_crud))

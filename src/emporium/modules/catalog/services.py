@@ -1,0 +1,307 @@
+"""Catalog storage (service role): inventory, adjustments, categories, bulk upsert, stock moves.
+
+Stock changes are single conditional statements (no read-then-write); a cart
+locks its rows in SKU order, so concurrent carts cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+
+from emporium.modules.catalog.domain import AdjustmentKind, Inventory, StockAdjustment, StockBelowReserved, StockLine
+from emporium.modules.catalog.tables import category, inventory, product, stock_adjustment
+from emporium.platform.db.keyset import keyset_page_query, time_id_key
+from emporium.platform.db.tx import Tx
+from emporium.platform.ids import new_id
+from emporium.platform.money import Money
+from emporium.platform.pagination import Page, page_of
+
+_LIVE = product.c.deleted_at.is_(None)
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+async def category_exists(tx: Tx, org_id: str, category_id: str) -> bool:
+    query = select(category.c.id).where(category.c.org_id == org_id, category.c.id == category_id)
+    return (await tx.execute(query)).first() is not None
+
+
+async def would_create_cycle(tx: Tx, org_id: str, category_id: str, new_parent_id: str) -> bool:
+    """True when `category_id` is `new_parent_id` or one of its ancestors."""
+    statement = text(
+        """
+        WITH RECURSIVE ancestors(id, parent_id) AS (
+            SELECT id, parent_id FROM catalog.category WHERE id = :start AND org_id = :org
+            UNION ALL
+            SELECT c.id, c.parent_id FROM catalog.category c JOIN ancestors a ON c.id = a.parent_id
+            WHERE c.org_id = :org
+        )
+        SELECT EXISTS (SELECT 1 FROM ancestors WHERE id = :target)
+        """
+    )
+    return bool(await tx.scalar(statement, {"start": new_parent_id, "org": org_id, "target": category_id}))
+
+
+# --- inventory ----------------------------------------------------------------------------------
+
+
+async def create_inventory(tx: Tx, org_id: str, product_ids: Sequence[str]) -> None:
+    if product_ids:
+        statement = pg_insert(inventory).on_conflict_do_nothing(index_elements=["product_id"])
+        await tx.execute(statement, [{"product_id": pid, "org_id": org_id} for pid in product_ids])
+
+
+def _inventory(row: Any) -> Inventory:
+    return Inventory(row.product_id, row.sku, row.on_hand, row.reserved, row.version)
+
+
+async def get_inventory(tx: Tx, org_id: str, product_id: str) -> Inventory | None:
+    query = (
+        select(inventory, product.c.sku)
+        .join(product, product.c.id == inventory.c.product_id)
+        .where(inventory.c.org_id == org_id, inventory.c.product_id == product_id, _LIVE)
+    )
+    row = (await tx.execute(query)).one_or_none()
+    return _inventory(row) if row else None
+
+
+async def reserved_quantity(tx: Tx, org_id: str, product_id: str) -> int:
+    query = select(inventory.c.reserved).where(inventory.c.org_id == org_id, inventory.c.product_id == product_id)
+    return int(await tx.scalar(query) or 0)
+
+
+async def adjust_on_hand(
+    tx: Tx, org_id: str, product_id: str, kind: AdjustmentKind, quantity: int, reason: str, actor_id: str
+) -> tuple[StockAdjustment, Inventory] | None:
+    """Apply a delta to on_hand and write the ledger row, in one statement; None if the product is absent."""
+    statement = text(
+        """
+        WITH moved AS (
+            UPDATE catalog.inventory i
+               SET on_hand = i.on_hand + :qty, version = i.version + 1, updated_at = now()
+              FROM catalog.product p
+             WHERE i.product_id = :pid AND i.org_id = :org AND p.id = i.product_id AND p.deleted_at IS NULL
+         RETURNING i.product_id, i.on_hand, i.reserved, i.version, p.sku
+        ), ledger AS (
+            INSERT INTO catalog.stock_adjustment
+                   (id, org_id, product_id, kind, quantity, on_hand_after, reason, actor_id)
+            SELECT :id, :org, product_id, :kind, :qty, on_hand, :reason, :actor FROM moved
+         RETURNING id, created_at
+        )
+        SELECT moved.*, ledger.id AS adjustment_id, ledger.created_at FROM moved, ledger
+        """
+    )
+    params = {
+        "qty": quantity,
+        "pid": product_id,
+        "org": org_id,
+        "id": new_id("adj"),
+        "kind": kind.value,
+        "reason": reason,
+        "actor": actor_id,
+    }
+    try:
+        row = (await tx.execute(statement, params)).one_or_none()
+    except IntegrityError as error:
+        raise StockBelowReserved(
+            f"on_hand cannot go below 0 or below the reserved quantity (change {quantity:+d})"
+        ) from error
+    if row is None:
+        return None
+    record = StockAdjustment(
+        row.adjustment_id, product_id, kind, quantity, row.on_hand, reason, actor_id, row.created_at
+    )
+    return record, Inventory(product_id, row.sku, row.on_hand, row.reserved, row.version)
+
+
+async def list_adjustments(
+    tx: Tx, org_id: str, product_id: str, cursor: str | None, limit: int
+) -> Page[StockAdjustment]:
+    query = select(stock_adjustment).where(
+        stock_adjustment.c.org_id == org_id, stock_adjustment.c.product_id == product_id
+    )
+    query = keyset_page_query(
+        query, stock_adjustment.c.created_at, stock_adjustment.c.id, cursor, limit, descending=True
+    )
+    rows = [
+        StockAdjustment(
+            r.id, r.product_id, AdjustmentKind(r.kind), r.quantity, r.on_hand_after, r.reason, r.actor_id, r.created_at
+        )
+        for r in await tx.execute(query)
+    ]
+    return page_of(rows, limit, lambda a: time_id_key(a.created_at, a.id))
+
+
+# --- stock moves for checkout (used through catalog.api) ----------------------------------------
+
+
+def _wanted(lines: Sequence[StockLine]) -> tuple[str, dict[str, Any]]:
+    values = ", ".join(f"(CAST(:s{i} AS text), CAST(:q{i} AS integer))" for i in range(len(lines)))
+    params: dict[str, Any] = {}
+    for i, line in enumerate(lines):
+        params[f"s{i}"], params[f"q{i}"] = line.sku, line.quantity
+    return values, params
+
+
+async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
+    """Reserve every line or none: rows locked in SKU order, one statement. False if any line is short."""
+    values, params = _wanted(lines)
+    statement = text(
+        f"""
+        WITH wanted(sku, qty) AS (VALUES {values}),
+        locked AS (
+            SELECT i.product_id, i.on_hand, i.reserved, w.qty
+              FROM wanted w
+              JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL AND p.active
+              JOIN catalog.inventory i ON i.product_id = p.id
+             ORDER BY p.sku
+               FOR UPDATE OF i
+        ),
+        verdict AS (
+            SELECT count(*) = (SELECT count(*) FROM wanted)
+                   AND coalesce(bool_and(on_hand - reserved >= qty), false) AS ok
+              FROM locked
+        )
+        UPDATE catalog.inventory i
+           SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
+          FROM locked l, verdict
+         WHERE i.product_id = l.product_id AND verdict.ok
+        RETURNING i.product_id
+        """  # noqa: S608 (only bind-parameter placeholders are interpolated)
+    )
+    moved = (await tx.execute(statement, {**params, "org": org_id})).all()
+    return len(moved) == len(lines)
+
+
+async def shortages(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> dict[str, int]:
+    """For an error message after a failed reservation: SKU -> units available (0 when unknown)."""
+    skus = [line.sku for line in lines]
+    query = (
+        select(product.c.sku, inventory.c.available)
+        .join(inventory, inventory.c.product_id == product.c.id)
+        .where(product.c.org_id == org_id, product.c.sku.in_(skus), _LIVE, product.c.active)
+    )
+    available = {row.sku: row.available for row in await tx.execute(query)}
+    return {line.sku: available.get(line.sku, 0) for line in lines if available.get(line.sku, 0) < line.quantity}
+
+
+async def _move(tx: Tx, org_id: str, lines: Sequence[StockLine], on_hand_sign: int) -> bool:
+    """Release (on_hand unchanged) or commit (on_hand and reserved both drop) reserved units, in SKU order."""
+    values, params = _wanted(lines)
+    statement = text(
+        f"""
+        WITH wanted(sku, qty) AS (VALUES {values}),
+        locked AS (
+            SELECT i.product_id, i.reserved, w.qty
+              FROM wanted w
+              JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL
+              JOIN catalog.inventory i ON i.product_id = p.id
+             ORDER BY p.sku
+               FOR UPDATE OF i
+        ),
+        verdict AS (
+            SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(reserved >= qty), false) AS ok
+              FROM locked
+        )
+        UPDATE catalog.inventory i
+           SET reserved = i.reserved - l.qty, on_hand = i.on_hand + :sign * l.qty,
+               version = i.version + 1, updated_at = now()
+          FROM locked l, verdict
+         WHERE i.product_id = l.product_id AND verdict.ok
+        RETURNING i.product_id
+        """  # noqa: S608 (only bind-parameter placeholders are interpolated)
+    )
+    moved = (await tx.execute(statement, {**params, "org": org_id, "sign": on_hand_sign})).all()
+    return len(moved) == len(lines)
+
+
+async def release(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
+    return await _move(tx, org_id, lines, 0)
+
+
+async def commit_sale(tx: Tx, org_id: str, lines: Sequence[StockLine], actor_id: str, reason: str) -> bool:
+    """Reserved units leave the warehouse: on_hand and reserved both drop, and the ledger records the sale."""
+    if not await _move(tx, org_id, lines, -1):
+        return False
+    values = ", ".join(f"(CAST(:a{i} AS text), CAST(:s{i} AS text), CAST(:q{i} AS integer))" for i in range(len(lines)))
+    params: dict[str, Any] = {"org": org_id, "reason": reason, "actor": actor_id}
+    for i, line in enumerate(lines):
+        params[f"a{i}"], params[f"s{i}"], params[f"q{i}"] = new_id("adj"), line.sku, line.quantity
+    statement = text(
+        f"""
+        WITH sold(adj_id, sku, qty) AS (VALUES {values})
+        INSERT INTO catalog.stock_adjustment (id, org_id, product_id, kind, quantity, on_hand_after, reason, actor_id)
+        SELECT s.adj_id, :org, p.id, 'sale', -s.qty, i.on_hand, :reason, :actor
+          FROM sold s
+          JOIN catalog.product p ON p.org_id = :org AND p.sku = s.sku AND p.deleted_at IS NULL
+          JOIN catalog.inventory i ON i.product_id = p.id
+        """  # noqa: S608 (only bind-parameter placeholders are interpolated)
+    )
+    await tx.execute(statement, params)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class OnSale:
+    product_id: str
+    name: str
+    price: Money
+
+
+async def on_sale_by_sku(tx: Tx, org_id: str, skus: Sequence[str]) -> dict[str, OnSale]:
+    """Live, active products among `skus`, with their current name and price."""
+    query = select(product.c.id, product.c.sku, product.c.name, product.c.price_amount, product.c.price_currency).where(
+        product.c.org_id == org_id, product.c.sku.in_(list(skus)), _LIVE, product.c.active
+    )
+    return {r.sku: OnSale(r.id, r.name, Money(r.price_amount, r.price_currency)) for r in await tx.execute(query)}
+
+
+# --- bulk upsert --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    id: str
+    sku: str
+    created: bool
+    version: int
+
+
+async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -> list[UpsertResult]:
+    """Create or update live products by SKU in one statement; rows must have distinct SKUs."""
+    if not rows:
+        return []
+    values = [{"id": new_id("prd"), "org_id": org_id, **row} for row in rows]
+    upsert = pg_insert(product).values(values)
+    excluded = upsert.excluded
+    statement = upsert.on_conflict_do_update(
+        index_elements=["org_id", "sku"],
+        index_where=product.c.deleted_at.is_(None),
+        set_={
+            "name": excluded.name,
+            "description": excluded.description,
+            "attributes": excluded.attributes,
+            "price_amount": excluded.price_amount,
+            "price_currency": excluded.price_currency,
+            "category_id": excluded.category_id,
+            "active": excluded.active,
+            "version": product.c.version + 1,
+            "updated_at": func.now(),
+        },
+    ).returning(product.c.id, product.c.sku, product.c.version, (literal_column("xmax") == 0).label("created"))
+    result = [UpsertResult(r.id, r.sku, bool(r.created), r.version) for r in await tx.execute(statement)]
+    await create_inventory(tx, org_id, [r.id for r in result if r.created])
+    return result
+
+
+async def existing_categories(tx: Tx, org_id: str, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    query = select(category.c.id).where(and_(category.c.org_id == org_id, category.c.id.in_(list(ids))))
+    return {row.id for row in await tx.execute(query)}

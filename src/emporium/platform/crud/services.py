@@ -1,0 +1,112 @@
+"""The engine's store (service role): SQL for one resource's table, always scoped by org."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from emporium.platform.crud.filters import ListQuery, cursor_for, keyset_clause, where_clauses
+from emporium.platform.crud.resource import Resource, Row
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import Conflict
+from emporium.platform.ids import new_id
+from emporium.platform.pagination import Page
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+    title = "A resource with these values already exists"
+
+
+class CrudStore:
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.table = resource.table
+
+    def _scope(self, org_id: str) -> ColumnElement[bool]:
+        condition = self.table.c.org_id == org_id
+        if self.resource.soft_delete:
+            condition = and_(condition, self.table.c.deleted_at.is_(None))
+        return condition
+
+    async def insert(self, tx: Tx, org_id: str, values: Row) -> Row:
+        statement = (
+            insert(self.table)
+            .values(id=new_id(self.resource.id_prefix), org_id=org_id, **values)
+            .returning(*self.table.c)
+        )
+        try:
+            return dict((await tx.execute(statement)).one()._mapping)
+        except IntegrityError as error:
+            raise _conflict(self.resource, error) from None
+
+    async def get(self, tx: Tx, org_id: str, row_id: str) -> Row | None:
+        query = select(self.table).where(self._scope(org_id), self.table.c.id == row_id)
+        row = (await tx.execute(query)).one_or_none()
+        return dict(row._mapping) if row else None
+
+    async def get_by(self, tx: Tx, org_id: str, column: str, value: Any) -> Row | None:
+        query = select(self.table).where(self._scope(org_id), self.table.c[column] == value)
+        row = (await tx.execute(query)).one_or_none()
+        return dict(row._mapping) if row else None
+
+    async def list(self, tx: Tx, org_id: str, query: ListQuery, extra: list[Any] | None = None) -> Page[Row]:
+        column = self.table.c[self.resource.sortable[query.sort]]
+        statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, query.conditions))
+        for clause in extra or []:
+            statement = statement.where(clause)
+        after = keyset_clause(self.resource, query)
+        if after is not None:
+            statement = statement.where(after)
+        order = (column.desc(), self.table.c.id.desc()) if query.descending else (column.asc(), self.table.c.id.asc())
+        statement = statement.order_by(*order).limit(query.limit + 1)
+        rows = [dict(r._mapping) for r in await tx.execute(statement)]
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            last = rows[-1]
+            return Page(rows, cursor_for(query, last[column.name], last["id"]))
+        return Page(rows, None)
+
+    async def update(self, tx: Tx, org_id: str, row_id: str, changes: Row, expected_version: int | None) -> Row | None:
+        """None when the row is absent, or when `expected_version` no longer matches."""
+        condition = and_(self._scope(org_id), self.table.c.id == row_id)
+        if expected_version is not None:
+            condition = and_(condition, self.table.c.version == expected_version)
+        statement = (
+            update(self.table)
+            .where(condition)
+            .values(**changes, version=self.table.c.version + 1, updated_at=func.now())
+            .returning(*self.table.c)
+        )
+        try:
+            row = (await tx.execute(statement)).one_or_none()
+        except IntegrityError as error:
+            raise _conflict(self.resource, error) from None
+        return dict(row._mapping) if row else None
+
+    async def delete(self, tx: Tx, org_id: str, row_id: str, expected_version: int | None) -> Row | None:
+        condition = and_(self._scope(org_id), self.table.c.id == row_id)
+        if expected_version is not None:
+            condition = and_(condition, self.table.c.version == expected_version)
+        statement: Any
+        if self.resource.soft_delete:
+            statement = (
+                update(self.table)
+                .where(condition)
+                .values(deleted_at=func.now(), version=self.table.c.version + 1, updated_at=func.now())
+                .returning(*self.table.c)
+            )
+        else:
+            statement = delete(self.table).where(condition).returning(*self.table.c)
+        try:
+            row = (await tx.execute(statement)).one_or_none()
+        except IntegrityError as error:
+            raise Conflict(f"{self.resource.singular} {row_id} is still referenced and cannot be deleted") from error
+        return dict(row._mapping) if row else None
+
+
+def _conflict(resource: Resource, error: IntegrityError) -> Conflict:
+    constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None) or "a unique constraint"
+    return AlreadyExists(f"{resource.singular} conflicts with an existing one ({constraint})", constraint=constraint)

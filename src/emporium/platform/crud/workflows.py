@@ -1,0 +1,214 @@
+"""The engine's workflows: one per outcome (create, read, list, update, delete, named query).
+
+Each opens its transaction, runs the resource's hooks inside it, records the
+audit entry with the change, commits, and only then invalidates the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from emporium.platform.audit import store as audit_store
+from emporium.platform.audit.entries import AuditContext
+from emporium.platform.auth.principal import Principal
+from emporium.platform.cache import SingleFlight, VersionedCache
+from emporium.platform.crud.filters import ListQuery
+from emporium.platform.crud.resource import CachePolicy, HookContext, Resource, Row
+from emporium.platform.crud.services import CrudStore
+from emporium.platform.db.engine import Database
+from emporium.platform.db.transaction import transaction
+from emporium.platform.errors import Conflict, NotFound, PreconditionFailed
+from emporium.platform.pagination import Page
+
+_MAX_RELOADS = 3
+
+
+def cache_key(resource_name: str, org_id: str, field: str, value: Any) -> str:
+    return f"{resource_name}:{org_id}:{field}:{value}"
+
+
+async def invalidate_cached(
+    cache: VersionedCache, name: str, policy: CachePolicy, org_id: str, rows: list[Row], version: int | None = None
+) -> list[str]:
+    """After a commit: tombstone the cached keys of `rows` (by id and each lookup) at `version` (default: the row's)."""
+    tombstones: dict[str, int] = {}
+    for row in rows:
+        at = version if version is not None else int(row["version"])
+        keys = [cache_key(name, org_id, "id", row["id"])] + [cache_key(name, org_id, f, row[f]) for f in policy.lookups]
+        for key in keys:
+            tombstones[key] = max(at, tombstones.get(key, 0))
+    for key in sorted(tombstones):
+        await cache.invalidate(key, tombstones[key], policy.ttl_seconds)
+    return sorted(tombstones)
+
+
+class CrudWorkflows:
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.store = CrudStore(resource)
+        self.flights = SingleFlight()
+
+    # --- cache ----------------------------------------------------------------------------------
+
+    def _key(self, org_id: str, field: str, value: Any) -> str:
+        return cache_key(self.resource.name, org_id, field, value)
+
+    async def _invalidate(self, cache: VersionedCache | None, org_id: str, rows: list[Row], version: int) -> None:
+        if cache is None or self.resource.cache is None:
+            return
+        for key in await invalidate_cached(cache, self.resource.name, self.resource.cache, org_id, rows, version):
+            self.flights.forget(key)
+
+    async def _read_through(
+        self, cache: VersionedCache | None, key: str, load: Callable[[], Awaitable[Row | None]]
+    ) -> BaseModel | None:
+        policy = self.resource.cache
+        if cache is None or policy is None or not cache.available:
+            row = await load()
+            return self.resource.from_row(row) if row else None
+        entry = await cache.get(key)
+        if entry is not None and entry.payload is not None:
+            return self.resource.read_schema.model_validate_json(entry.payload)
+
+        async def load_and_store() -> tuple[BaseModel, int] | None:
+            attempt = 0
+            while True:
+                attempt += 1
+                row = await load()
+                if row is None:
+                    return None
+                model, version = self.resource.from_row(row), int(row["version"])
+                if await cache.put_if_newer(key, version, model.model_dump_json(), policy.ttl_seconds):
+                    return model, version
+                newer = await cache.get(key)
+                if newer is None or newer.version <= version or attempt >= _MAX_RELOADS:
+                    return model, version  # not stored (cache unavailable), but what we read is current
+
+        result, led = await self.flights.run(key, load_and_store)
+        if result is not None and not led:
+            newer = await cache.get(key)
+            if newer is not None and newer.version > result[1]:  # joined a load that began before a commit
+                result = await load_and_store()
+        return result[0] if result else None
+
+    # --- outcomes -------------------------------------------------------------------------------
+
+    async def create(
+        self, db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, body: BaseModel
+    ) -> Row:
+        hooks, ctx = self.resource.hooks, HookContext(principal)
+        values = self.resource.to_row(body)
+        async with transaction(db) as tx:
+            if hooks.before_create:
+                values = await hooks.before_create(tx, ctx, values)
+            row = await self.store.insert(tx, principal.org_id, values)
+            if hooks.after_create:
+                await hooks.after_create(tx, ctx, row)
+            await audit_store.record(tx, audit, row["id"])
+            await tx.commit()
+        await self._invalidate(cache, principal.org_id, [row], row["version"])
+        return row
+
+    async def get(self, db: Database, cache: VersionedCache | None, principal: Principal, row_id: str) -> BaseModel:
+        async def load() -> Row | None:
+            async with transaction(db) as tx:
+                return await self.store.get(tx, principal.org_id, row_id)
+
+        model = await self._read_through(cache, self._key(principal.org_id, "id", row_id), load)
+        if model is None:
+            raise NotFound(f"no {self.resource.singular} {row_id}")
+        return model
+
+    async def get_by(
+        self, db: Database, cache: VersionedCache | None, principal: Principal, field: str, value: str
+    ) -> BaseModel:
+        async def load() -> Row | None:
+            async with transaction(db) as tx:
+                return await self.store.get_by(tx, principal.org_id, field, value)
+
+        model = await self._read_through(cache, self._key(principal.org_id, field, value), load)
+        if model is None:
+            raise NotFound(f"no {self.resource.singular} with {field} {value!r}")
+        return model
+
+    async def list(
+        self, db: Database, principal: Principal, query: ListQuery, extra: list[Any] | None = None
+    ) -> Page[Row]:
+        async with transaction(db) as tx:
+            return await self.store.list(tx, principal.org_id, query, extra)
+
+    async def update(
+        self,
+        db: Database,
+        cache: VersionedCache | None,
+        principal: Principal,
+        audit: AuditContext,
+        row_id: str,
+        body: BaseModel,
+        if_match: int | None,
+    ) -> Row:
+        hooks, ctx = self.resource.hooks, HookContext(principal)
+        async with transaction(db) as tx:
+            current = await self.store.get(tx, principal.org_id, row_id)
+            if current is None:
+                raise NotFound(f"no {self.resource.singular} {row_id}")
+            if if_match is not None and current["version"] != if_match:
+                raise _stale(self.resource, row_id, current["version"], if_match)
+            changes = self.resource.to_row(body)
+            if hooks.before_update:
+                changes = await hooks.before_update(tx, ctx, current, changes)
+            row = await self.store.update(tx, principal.org_id, row_id, changes, current["version"])
+            if row is None:  # changed between our read and our write
+                if if_match is not None:
+                    raise _stale(self.resource, row_id, None, if_match)
+                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being updated; retry")
+            if hooks.after_update:
+                await hooks.after_update(tx, ctx, row)
+            await audit_store.record(tx, audit, row_id)
+            await tx.commit()
+        await self._invalidate(cache, principal.org_id, [current, row], row["version"])
+        return row
+
+    async def delete(
+        self,
+        db: Database,
+        cache: VersionedCache | None,
+        principal: Principal,
+        audit: AuditContext,
+        row_id: str,
+        if_match: int | None,
+    ) -> None:
+        hooks, ctx = self.resource.hooks, HookContext(principal)
+        async with transaction(db) as tx:
+            current = await self.store.get(tx, principal.org_id, row_id)
+            if current is None:
+                raise NotFound(f"no {self.resource.singular} {row_id}")
+            if if_match is not None and current["version"] != if_match:
+                raise _stale(self.resource, row_id, current["version"], if_match)
+            if hooks.before_delete:
+                await hooks.before_delete(tx, ctx, current)
+            removed = await self.store.delete(tx, principal.org_id, row_id, current["version"])
+            if removed is None:
+                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being deleted; retry")
+            if hooks.after_delete:
+                await hooks.after_delete(tx, ctx, removed)
+            await audit_store.record(tx, audit, row_id)
+            await tx.commit()
+        await self._invalidate(cache, principal.org_id, [current], current["version"] + 1)
+
+    async def run_query(
+        self, db: Database, principal: Principal, name: str, params: BaseModel, query: ListQuery
+    ) -> Page[Row]:
+        named = self.resource.queries[name]
+        return await self.list(db, principal, query, list(named.where(self.resource.table, params)))
+
+
+def _stale(resource: Resource, row_id: str, current: int | None, expected: int) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"{resource.singular} {row_id} is at a newer version than If-Match names; read it again",
+        current_version=current,
+        if_match=expected,
+    )
