@@ -148,11 +148,12 @@ class RedisCache:
         self._down_until = self._clock() + RETRY_AFTER_SECONDS
         _log.warning("cache_unavailable", operation=operation, error=type(error).__name__)
 
-    async def _deliver_pending(self) -> bool:
-        for key, (version, ttl) in list(self._pending.items()):
+    async def _deliver_pending(self) -> None:
+        for key, pending in list(self._pending.items()):
+            version, ttl = pending
             await self._invalidate(keys=[self._ns + key], args=[version, int(ttl * 1000)])
-            del self._pending[key]
-        return True
+            if self._pending.get(key) == pending:  # a newer invalidation may have arrived meanwhile
+                del self._pending[key]
 
     async def get(self, key: str) -> Entry | None:
         if not self.available:

@@ -42,8 +42,11 @@ class CrudStore:
         except IntegrityError as error:
             raise _conflict(self.resource, error) from None
 
-    async def get(self, tx: Tx, org_id: str, row_id: str) -> Row | None:
+    async def get(self, tx: Tx, org_id: str, row_id: str, *, for_update: bool = False) -> Row | None:
+        """`for_update` locks the row until the transaction ends: hooks then see the state they change."""
         query = select(self.table).where(self._scope(org_id), self.table.c.id == row_id)
+        if for_update:
+            query = query.with_for_update()
         row = (await tx.execute(query)).one_or_none()
         return dict(row._mapping) if row else None
 

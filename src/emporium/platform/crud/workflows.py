@@ -152,7 +152,7 @@ class CrudWorkflows:
     ) -> Row:
         hooks, ctx = self.resource.hooks, HookContext(principal)
         async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id)
+            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
             if current is None:
                 raise NotFound(f"no {self.resource.singular} {row_id}")
             if if_match is not None and current["version"] != if_match:
@@ -161,9 +161,7 @@ class CrudWorkflows:
             if hooks.before_update:
                 changes = await hooks.before_update(tx, ctx, current, changes)
             row = await self.store.update(tx, principal.org_id, row_id, changes, current["version"])
-            if row is None:  # changed between our read and our write
-                if if_match is not None:
-                    raise _stale(self.resource, row_id, None, if_match)
+            if row is None:  # cannot happen while the row is locked; kept as a guard
                 raise Conflict(f"{self.resource.singular} {row_id} changed while it was being updated; retry")
             if hooks.after_update:
                 await hooks.after_update(tx, ctx, row)
@@ -183,7 +181,7 @@ class CrudWorkflows:
     ) -> None:
         hooks, ctx = self.resource.hooks, HookContext(principal)
         async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id)
+            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
             if current is None:
                 raise NotFound(f"no {self.resource.singular} {row_id}")
             if if_match is not None and current["version"] != if_match:

@@ -1,0 +1,66 @@
+"""Keyset pages stay exact while the table changes underneath them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from emporium.modules.catalog.resources import product_crud, product_resource
+from emporium.modules.catalog.workflows import BulkItem, bulk_upsert_products
+from emporium.platform.crud.filters import parse_list_query
+from emporium.platform.db.engine import Database
+from tests.support.catalog import new_sku
+from tests.support.identity import make_tenant, setup_audit
+
+PRODUCTS = 10_000
+
+
+async def test_walking_every_page_while_inserting_returns_each_existing_product_once(db: Database) -> None:
+    shop = await make_tenant(db, "Walk")
+    owner = shop.owner_principal
+    for start in range(0, PRODUCTS, 1000):
+        rows = [
+            BulkItem(
+                i,
+                {
+                    "sku": f"W-{start + i:05d}",
+                    "name": f"P{start + i}",
+                    "price_amount": (start + i) % 977,
+                    "price_currency": "EUR",
+                },
+            )
+            for i in range(1000)
+        ]
+        await bulk_upsert_products(db, None, owner, setup_audit(owner), rows)
+    existing = {f"W-{i:05d}" for i in range(PRODUCTS)}
+
+    stop = asyncio.Event()
+    inserted = 0
+
+    async def insert_meanwhile() -> None:
+        nonlocal inserted
+        while not stop.is_set():
+            batch = [
+                BulkItem(i, {"sku": new_sku("NEW"), "name": "late", "price_amount": i % 977, "price_currency": "EUR"})
+                for i in range(20)
+            ]
+            await bulk_upsert_products(db, None, owner, setup_audit(owner), batch)
+            inserted += len(batch)
+
+    writer = asyncio.create_task(insert_meanwhile())
+    try:
+        for sort in ("price", "-created_at"):
+            seen: list[str] = []
+            cursor = None
+            while True:
+                params = [("sort", sort), ("limit", "200")] + ([("cursor", cursor)] if cursor else [])
+                page = await product_crud.list(db, owner, parse_list_query(product_resource, params))
+                seen += [row["sku"] for row in page.items]
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            walked_existing = [sku for sku in seen if sku in existing]
+            assert len(walked_existing) == len(set(walked_existing)) == PRODUCTS, sort
+    finally:
+        stop.set()
+        await writer
+    assert inserted > 0, "the writer never ran concurrently with the walk"
