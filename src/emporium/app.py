@@ -18,6 +18,7 @@ from starlette.types import Scope
 from emporium import __version__
 from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
+from emporium.modules.notifications.handlers import router as notifications_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
@@ -94,4 +95,5 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.include_router(health_router(readiness))
     app.include_router(identity_router)
     app.include_router(catalog_router)
+    app.include_router(notifications_router)
     return app

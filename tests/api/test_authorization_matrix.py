@@ -18,10 +18,12 @@ from starlette.routing import Route
 
 from emporium.app import create_app
 from emporium.modules.identity.domain import Role
+from emporium.modules.notifications.resources import webhook_endpoint_crud
+from emporium.modules.notifications.schemas import WebhookEndpointIn
 from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
 from tests.support.catalog import make_category, make_product, new_sku
-from tests.support.identity import Tenant, bearer, throwaway_key, throwaway_user
+from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
 
 CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
 
@@ -78,6 +80,16 @@ async def product_by_sku(db: Database, tenant: Tenant) -> Call:
 def on_category(json: dict[str, Any] | None = None) -> CallFactory:
     async def make(db: Database, tenant: Tenant) -> Call:
         return Call(f"/v1/categories/{await make_category(db, tenant)}", json)
+
+    return make
+
+
+def on_endpoint(json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        owner = tenant.owner_principal
+        body = WebhookEndpointIn(url="https://hooks.example.com/x", event_types=["OrderCreated"])  # type: ignore[arg-type]
+        row = await webhook_endpoint_crud.create(db, None, owner, setup_audit(owner), body)
+        return Call(f"/v1/webhook-endpoints/{row['id']}", json)
 
     return make
 
@@ -140,6 +152,17 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ("GET", "/v1/categories/{id}"): (on_category(), CATALOG_READ_ONE),
     ("PATCH", "/v1/categories/{id}"): (on_category({"name": "Caps"}), CATALOG_CHANGE),
     ("DELETE", "/v1/categories/{id}"): (on_category(), CATALOG_DELETE),
+    ("GET", "/v1/webhook-endpoints"): (fixed("/v1/webhook-endpoints"), ADMIN_ONLY_LIST),
+    ("POST", "/v1/webhook-endpoints"): (
+        fixed("/v1/webhook-endpoints", {"url": "https://hooks.example.com/new", "event_types": ["*"]}),
+        _expect(401, 403, 403, 201, 201, 403, 201),
+    ),
+    ("GET", "/v1/webhook-endpoints/{id}"): (on_endpoint(), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("PATCH", "/v1/webhook-endpoints/{id}"): (
+        on_endpoint({"enabled": False}),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{id}"): (on_endpoint(), _expect(401, 403, 403, 204, 204, 403, 404)),
 }
 
 

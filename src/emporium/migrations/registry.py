@@ -6,6 +6,7 @@ from __future__ import annotations
 # (Add each new module's `tables` here.)
 import emporium.modules.catalog.tables
 import emporium.modules.identity.tables
+import emporium.modules.notifications.tables
 import emporium.platform.audit.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
 

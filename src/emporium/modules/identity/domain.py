@@ -35,6 +35,8 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.CATALOG_READ: _EVERYONE,
     Perm.CATALOG_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
     Perm.INVENTORY_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
+    Perm.WEBHOOKS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
+    Perm.WEBHOOKS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -1,0 +1,1 @@
+"""Notifications: email, SMS and webhooks to the endpoints each org manages."""

@@ -1,0 +1,58 @@
+"""Webhook endpoints: a notifications resource served by the same CRUD engine as the catalog."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+import standardwebhooks
+
+from tests.api.test_edge import assert_problem
+from tests.support.identity import Tenant, bearer
+
+
+async def test_the_signing_secret_is_shown_once_and_is_a_standard_webhooks_secret(
+    app_client: httpx.AsyncClient, tenant: Tenant, pg: asyncpg.Connection
+) -> None:
+    owner = bearer(tenant.owner_key)
+    created = await app_client.post(
+        "/v1/webhook-endpoints",
+        headers=owner,
+        json={
+            "url": "https://hooks.example.com/orders",
+            "event_types": ["OrderShipped", "OrderCreated", "OrderCreated"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["event_types"] == ["OrderCreated", "OrderShipped"]
+    secret = body["secret"]
+    assert secret.startswith("whsec_")
+    standardwebhooks.Webhook(secret)  # accepted by the reference implementation
+    got = (await app_client.get(f"/v1/webhook-endpoints/{body['id']}", headers=owner)).json()
+    assert "secret" not in got
+    assert secret.startswith(got["secret_hint"].rstrip("…"))
+    disabled = await app_client.patch(f"/v1/webhook-endpoints/{body['id']}", headers=owner, json={"enabled": False})
+    assert disabled.json()["enabled"] is False
+    listed = (await app_client.get("/v1/webhook-endpoints", headers=owner, params={"enabled": "false"})).json()
+    assert body["id"] in [e["id"] for e in listed["items"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/x", "event_types": ["OrderCreated"]}, "url"),
+        ({"url": "https://example.com/x", "event_types": []}, "event_types"),
+        ({"url": "https://example.com/x", "event_types": ["order created"]}, "event_types"),
+        ({"url": "https://example.com/x", "event_types": ["*"], "secret": "whsec_mine"}, "secret"),
+    ],
+)
+async def test_bad_endpoints_are_refused(
+    app_client: httpx.AsyncClient, tenant: Tenant, body: dict[str, object], field: str
+) -> None:
+    problem = assert_problem(
+        await app_client.post("/v1/webhook-endpoints", headers=bearer(tenant.owner_key), json=body),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in problem["errors"]] == [field]  # type: ignore[union-attr, index]
