@@ -5,7 +5,8 @@ from __future__ import annotations
 # Importing a module's tables registers them on the shared MetaData.
 # (Add each new module's `tables` here.)
 import emporium.modules.identity.tables
-import emporium.platform.audit.tables  # noqa: F401
+import emporium.platform.audit.tables
+import emporium.platform.events.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
 
 target_metadata = metadata
