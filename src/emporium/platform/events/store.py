@@ -132,6 +132,22 @@ async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
     )
 
 
+async def mark_dead_lettered(tx: Tx, seq: int, attempts: int, error: str) -> None:
+    await tx.execute(
+        update(outbox)
+        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
+        .values(
+            attempts=attempts,
+            last_error=error,
+            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
+            delivered_at=func.now(),
+            delivered_via="dead_letter",
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
 async def schedule_retry(tx: Tx, seq: int, attempts: int, error: str, delay_seconds: float) -> None:
     await tx.execute(
         update(outbox)

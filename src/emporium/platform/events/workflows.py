@@ -65,7 +65,8 @@ async def give_up(db: Database, claimed: Claimed, attempts: int, errors: Mapping
             )
             for consumer, error in errors.items()
         ]
-        await store.mark_delivered(tx, [claimed.seq], "dead_letter")
+        summary = "; ".join(f"{consumer}: {error}" for consumer, error in sorted(errors.items()))
+        await store.mark_dead_lettered(tx, claimed.seq, attempts, summary)
         await tx.commit()
     return ids
 
