@@ -20,6 +20,7 @@ from emporium.app import create_app
 from emporium.modules.identity.domain import Role
 from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
+from tests.support.bus import make_dead_letter
 from tests.support.identity import Tenant, bearer, throwaway_key, throwaway_user
 
 CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
@@ -59,6 +60,13 @@ def on_key(suffix: str) -> CallFactory:
     return make
 
 
+def on_dead_letter(suffix: str = "") -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/admin/dead-letters/{await make_dead_letter(db, tenant.org_id)}{suffix}")
+
+    return make
+
+
 async def invite(db: Database, tenant: Tenant) -> Call:
     return Call("/v1/users", {"email": f"new-{secrets.token_hex(4)}@example.com", "name": "New", "role": "viewer"})
 
@@ -89,6 +97,12 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ),
     ("POST", "/v1/api-keys/{id}/revoke"): (on_key("/revoke"), _expect(401, 403, 403, 200, 200, 403, 404)),
     ("GET", "/v1/audit-log"): (fixed("/v1/audit-log"), ADMIN_ONLY_LIST),
+    ("GET", "/v1/admin/dead-letters"): (fixed("/v1/admin/dead-letters"), ADMIN_ONLY_LIST),
+    ("GET", "/v1/admin/dead-letters/{id}"): (on_dead_letter(), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("POST", "/v1/admin/dead-letters/{id}/replay"): (
+        on_dead_letter("/replay"),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
 }
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import asyncpg
 from sqlalchemy import text
 
 from emporium.platform.db.engine import Database
+from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
+from emporium.platform.events import store
 from emporium.platform.events.contracts import Event
+from emporium.platform.events.outbox import envelope_of
 from emporium.platform.events.subscriptions import Delivery, Subscription
 from emporium.platform.events.workflows import handle_once
 
@@ -117,3 +121,15 @@ async def effect_counts(pg: asyncpg.Connection, consumer: str) -> dict[str, int]
         "SELECT event_id, count(*) AS n FROM public.bus_effect WHERE consumer = $1 GROUP BY event_id", consumer
     )
     return {r["event_id"]: r["n"] for r in rows}
+
+
+async def make_dead_letter(db: Database, org_id: str, consumer: str = "testbus.recorder") -> str:
+    """A dead letter of `org_id` for a consumer the test app hosts (so a replay can succeed)."""
+    event = envelope_of(ThingHappened(thing_id="thg_matrix", n=0), org_id=org_id)
+    async with transaction(db) as tx:
+        await tx.execute(text(EFFECTS_DDL))
+        dead_letter_id = await store.insert_dead_letter(
+            tx, event, consumer, error="RuntimeError: boom", attempts=3, first_failed_at=datetime.now(UTC)
+        )
+        await tx.commit()
+    return dead_letter_id

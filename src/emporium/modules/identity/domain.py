@@ -32,6 +32,7 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.API_KEYS_READ: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.API_KEYS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.AUDIT_READ: frozenset({Role.OWNER, Role.ADMIN}),
+    Perm.EVENTS_ADMIN: frozenset({Role.OWNER, Role.ADMIN}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

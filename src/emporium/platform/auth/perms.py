@@ -14,3 +14,4 @@ class Perm(StrEnum):
     API_KEYS_READ = "api_keys:read"
     API_KEYS_WRITE = "api_keys:write"
     AUDIT_READ = "audit:read"
+    EVENTS_ADMIN = "events:admin"
