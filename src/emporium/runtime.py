@@ -48,12 +48,12 @@ def dispatch_settings_for(config: Config) -> DispatchSettings:
 
 
 @asynccontextmanager
-async def open_broker(config: Config) -> AsyncIterator[Broker | None]:
+async def open_broker(config: Config, settings: BrokerSettings | None = None) -> AsyncIterator[Broker | None]:
     """The NATS connection when BROKER_URL is set (closed on exit), else None."""
     if not config.broker_url:
         yield None
         return
-    broker = await Broker.connect(BrokerSettings(config.broker_url))
+    broker = await Broker.connect(settings or BrokerSettings(config.broker_url))
     try:
         yield broker
     finally:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from emporium.config import Config
 from emporium.platform.db.engine import Database, PoolSettings
-from emporium.platform.events.broker import BrokerConsumer, JetStreamForwarder
+from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetStreamForwarder
 from emporium.platform.events.dispatcher import Dispatcher
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.telemetry.logging import get_logger
@@ -55,6 +55,7 @@ async def run_worker(
     *,
     source: Source = "outbox",
     stop: asyncio.Event | None = None,
+    broker_settings: BrokerSettings | None = None,
 ) -> None:
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
@@ -65,7 +66,7 @@ async def run_worker(
         application_name="emporium-worker",
     )
     try:
-        async with open_broker(config) as broker:
+        async with open_broker(config, broker_settings) as broker:
             if source == "outbox":
                 forwarder = JetStreamForwarder(broker) if broker else None
                 dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)

@@ -169,12 +169,12 @@ class Dispatcher:
         if not claimed:
             return 0
         if self.forwarder is not None:
-            await self._forward(claimed, self.forwarder)
-        else:
-            await self._deliver(claimed)
+            return await self._forward(claimed, self.forwarder)
+        await self._deliver(claimed)
         return len(claimed)
 
-    async def _forward(self, claimed: Sequence[Claimed], forwarder: Forwarder) -> None:
+    async def _forward(self, claimed: Sequence[Claimed], forwarder: Forwarder) -> int:
+        """Publish in seq order; on a broker failure the rest waits in the outbox (0 = back off)."""
         forwarded: list[int] = []
         try:
             for item in claimed:
@@ -182,10 +182,13 @@ class Dispatcher:
                     break
                 await forwarder.forward(item.event)
                 forwarded.append(item.seq)
+        except Exception as error:
+            _log.warning("events_broker_unavailable", worker=self.name, error=error_text(error), waiting=len(claimed))
         finally:
             # The broker deduplicates by event id, so a crash before this line only re-sends.
             await workflows.mark_delivered(self.db, forwarded, "broker")
             await workflows.release_claims(self.db, [c.seq for c in claimed if c.seq not in set(forwarded)], self.name)
+        return len(forwarded)
 
     async def _deliver(self, claimed: Sequence[Claimed]) -> None:
         done = await workflows.processed_consumers(self.db, [c.event.id for c in claimed])
