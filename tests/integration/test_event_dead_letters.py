@@ -69,8 +69,8 @@ async def test_a_handler_failing_n_times_is_retried_with_growing_delays_then_dea
     for attempt, gap in enumerate(gaps, start=1):
         low = POLICY.delay_after(attempt, rand=lambda: 0.0)
         high = POLICY.delay_after(attempt, rand=lambda: 1.0)
-        assert low - 0.01 <= gap <= high + 0.5, (attempt, gap, gaps)
-    assert gaps[-1] > 2 * gaps[0]
+        assert low - 0.01 <= gap <= high + 1.5, (attempt, gap, gaps)  # the upper slack absorbs a loaded machine
+    assert gaps[-1] > 3 * POLICY.delay_after(1, rand=lambda: 1.0)  # the 4th wait exceeds any possible 1st
 
     letter = await _dead_letter_for(pg, event_id)
     assert letter is not None
