@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi ready hooks clean
+.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -66,7 +66,10 @@ migration: deps ## New migration from the table definitions: make migration m="a
 openapi: deps ## Regenerate contracts/openapi.json from the code
 	$(BIN)/emporium openapi --out contracts/openapi.json
 
-ready: deps openapi lint typecheck test ## Everything a commit must pass: regenerate, lint, types, contracts, tests
+contracts: openapi ## Regenerate every contract: openapi.json, events/*.json (JSON Schema) and asyncapi.yaml
+	$(BIN)/emporium events contracts --out contracts
+
+ready: deps contracts lint typecheck test ## Everything a commit must pass: regenerate, lint, types, contracts, tests
 
 hooks: ## Install the git pre-commit hook that runs `make ready`
 	@printf '#!/usr/bin/env bash\nexec make ready\n' > .git/hooks/pre-commit

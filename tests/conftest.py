@@ -16,8 +16,10 @@ from emporium.config import Config
 from emporium.platform.db.embedded import start_embedded_postgres
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import upgrade
+from emporium.platform.events.subscriptions import Subscriptions
 from emporium.runtime import Runtime, open_runtime
 from tests.services import IN_CI, ROOT, configured
+from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
 from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Tenant, make_tenant
 
@@ -58,6 +60,8 @@ def config() -> Config:
         jwt_secret=JWT_SECRET,
         jwt_issuer=JWT_ISSUER,
         jwt_audience=JWT_AUDIENCE,
+        # Event tests start their own dispatchers; the shared app must not take their events.
+        events_dispatch=False,
     )
 
 
@@ -76,7 +80,8 @@ async def runtime(config: Config, database_url: str) -> AsyncIterator[Runtime]:
 
 @pytest.fixture(scope="session")
 async def app_client(config: Config, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(lambda: open_runtime(replace(config), database_url))
+    hosted = Subscriptions([recording()])  # so the dead-letter admin API can replay a test consumer
+    app = create_app(lambda: open_runtime(replace(config), database_url, subscriptions=hosted))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://emporium.test") as client:

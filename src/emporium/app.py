@@ -23,6 +23,8 @@ from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
 from emporium.platform.db.engine import Database
+from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
+from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
 from emporium.platform.http.middleware import RequestContextMiddleware
@@ -63,12 +65,14 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
             app.state.database = runtime.db
             app.state.principal_cache = runtime.principal_cache
             app.state.cache = runtime.cache
+            setattr(app.state, SUBSCRIPTIONS_KEY, runtime.subscriptions)
             try:
                 yield
             finally:
                 app.state.runtime = None
                 app.state.database = None
                 app.state.cache = None
+                setattr(app.state, SUBSCRIPTIONS_KEY, None)
 
     app = FastAPI(
         title="Emporium",
@@ -96,4 +100,5 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(notifications_router)
+    app.include_router(events_admin_router)
     return app

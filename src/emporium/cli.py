@@ -23,6 +23,10 @@ admin_app = typer.Typer(no_args_is_help=True, help="Administration: orgs and the
 app.add_typer(admin_app, name="admin")
 catalog_app = typer.Typer(no_args_is_help=True, help="Catalog tools.")
 app.add_typer(catalog_app, name="catalog")
+events_app = typer.Typer(no_args_is_help=True, help="The event bus: contracts and dead letters.")
+app.add_typer(events_app, name="events")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: events a consumer gave up on.")
+events_app.add_typer(dlq_app, name="dlq")
 
 console = Console(stderr=True)
 
@@ -36,7 +40,7 @@ def _config(ctx: typer.Context) -> Config:
 
 @app.command()
 def serve(ctx: typer.Context) -> None:
-    """Run the HTTP API (and, later, the event dispatcher and cron) until SIGTERM/SIGINT."""
+    """Run the HTTP API and the event dispatcher (unless EVENTS_DISPATCH=false) until SIGTERM/SIGINT."""
     from emporium.server import serve as run_server
 
     run_server(_config(ctx))
@@ -214,3 +218,147 @@ def catalog_import(
         console.print(f"  ... and {summary.failed - show_failures} more")
     if summary.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    module: Annotated[
+        str | None, typer.Option(help="run only this module's subscribers (with --source broker)")
+    ] = None,
+    source: Annotated[str, typer.Option(help="outbox (the dispatcher) or broker (NATS durable consumers)")] = "outbox",
+) -> None:
+    """Run event consumers without the HTTP server, until SIGTERM/SIGINT."""
+    from emporium import bus
+    from emporium.server import resolve_database_url
+    from emporium.worker import WorkerMisconfigured, check_worker_options, run_worker
+
+    config = _config(ctx)
+    if source not in {"outbox", "broker"}:
+        raise typer.BadParameter("expected outbox or broker", param_hint="--source")
+    try:
+        check_worker_options(config, "broker" if source == "broker" else "outbox", module)
+        hosted = bus.subscriptions(module)
+    except (WorkerMisconfigured, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    database_url = resolve_database_url(config)
+    if config.migrate_on_start:
+        from emporium.platform.db.migrate import run_upgrade
+
+        run_upgrade(database_url)
+    console.print(f"worker: {len(hosted)} subscription(s) from the {source}")
+    asyncio.run(run_worker(config, database_url, hosted, source="broker" if source == "broker" else "outbox"))
+
+
+@events_app.command("contracts")
+def events_contracts(
+    out: Annotated[Path, typer.Option(help="the contracts directory")] = Path("contracts"),
+) -> None:
+    """Write every event's JSON Schema (events/<name>.v<N>.json) and asyncapi.yaml."""
+    from emporium.contracts import write_event_contracts
+
+    for path in write_event_contracts(out):
+        console.print(f"wrote {path}")
+
+
+def _dlq_database(ctx: typer.Context) -> str:
+    from emporium.server import resolve_database_url
+
+    return resolve_database_url(_config(ctx))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    include_replayed: Annotated[bool, typer.Option("--all", help="include replayed letters")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="next page cursor")] = None,
+) -> None:
+    """List dead letters, newest first (every org)."""
+    from rich.table import Table
+
+    from emporium.platform.db.engine import Database
+    from emporium.platform.events.workflows import list_dead_letters
+
+    async def run() -> None:
+        db = Database(_dlq_database(ctx))
+        try:
+            page = await list_dead_letters(
+                db, org_id=None, include_replayed=include_replayed, cursor=cursor, limit=limit
+            )
+        finally:
+            await db.dispose()
+        table = Table("id", "consumer", "event", "org", "attempts", "last failure", "replayed", "error")
+        for letter in page.items:
+            table.add_row(
+                letter.id,
+                letter.consumer,
+                f"{letter.event_name} v{letter.event_version}",
+                letter.org_id or "-",
+                str(letter.attempts),
+                letter.last_failed_at.isoformat(timespec="seconds"),
+                letter.replayed_at.isoformat(timespec="seconds") if letter.replayed_at else "-",
+                letter.error[:60],
+            )
+        Console().print(table)
+        if page.next_cursor:
+            console.print(f"next page: --cursor {page.next_cursor}")
+
+    asyncio.run(run())
+
+
+@dlq_app.command("show")
+def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Print one dead letter with its event, as JSON."""
+    from emporium.platform.db.engine import Database
+    from emporium.platform.errors import NotFound
+    from emporium.platform.events.workflows import get_dead_letter
+
+    async def run() -> dict[str, object]:
+        db = Database(_dlq_database(ctx))
+        try:
+            letter = await get_dead_letter(db, dead_letter_id, org_id=None)
+        finally:
+            await db.dispose()
+        return {
+            "id": letter.id,
+            "consumer": letter.consumer,
+            "event_id": letter.event_id,
+            "org_id": letter.org_id,
+            "error": letter.error,
+            "attempts": letter.attempts,
+            "first_failed_at": letter.first_failed_at.isoformat(),
+            "last_failed_at": letter.last_failed_at.isoformat(),
+            "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
+            "event": letter.event.to_json(),
+        }
+
+    try:
+        typer.echo(json.dumps(asyncio.run(run()), indent=2))
+    except NotFound as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
+@dlq_app.command("replay")
+def dlq_replay(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Run the dead letter's consumer on its event again, now; the consumer's inbox keeps it once."""
+    from emporium import bus
+    from emporium.platform.db.engine import Database
+    from emporium.platform.errors import DomainError
+    from emporium.platform.events.replay import replay_dead_letter
+
+    async def run() -> None:
+        db = Database(_dlq_database(ctx))
+        try:
+            await replay_dead_letter(db, bus.subscriptions(), dead_letter_id)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except DomainError as error:
+        console.print(f"[red]{error.code}: {error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]replayed {dead_letter_id}[/green]")

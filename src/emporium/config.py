@@ -51,6 +51,15 @@ class Config:
     jwt_leeway: float = 30.0
     jwt_user_claim: str = "sub"
     jwt_org_claim: str = "org_id"
+    events_dispatch: bool = True
+    events_batch_size: int = 100
+    events_concurrency: int = 4
+    events_poll_interval: float = 1.0
+    events_lease: int = 30
+    events_max_attempts: int = 10
+    events_retry_base: float = 1.0
+    events_retry_max: float = 300.0
+    broker_url: str | None = None
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -146,6 +155,18 @@ def _algorithms() -> tuple[str, Callable[[str], tuple[str, ...]]]:
         return names
 
     return "a comma-separated list of JWT algorithms (HS256... or RS256/ES256..., not both)", parse
+
+
+def _nats_url() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        for server in value.split(","):
+            parts = urlsplit(server.strip())
+            if parts.scheme not in {"nats", "tls"} or not parts.hostname:
+                raise ValueError(raw)
+        return value
+
+    return "a nats://host:port URL (several separated by commas)", parse
 
 
 def _text(min_length: int = 1) -> tuple[str, Callable[[str], str]]:
@@ -275,6 +296,66 @@ SETTINGS: tuple[Setting, ...] = (
     _setting("JWT_LEEWAY", "jwt_leeway", "30", "Clock skew allowed on `exp` and `nbf`, in seconds.", _seconds(0, 300)),
     _setting("JWT_USER_CLAIM", "jwt_user_claim", "sub", "Claim holding the user's id (`usr_…`) or email.", _claim()),
     _setting("JWT_ORG_CLAIM", "jwt_org_claim", "org_id", "Claim holding the org id (`org_…`).", _claim()),
+    _setting(
+        "EVENTS_DISPATCH",
+        "events_dispatch",
+        "true",
+        "Run the event dispatcher inside `serve` (false: only `emporium worker` processes deliver events).",
+        _boolean(),
+    ),
+    _setting(
+        "EVENTS_BATCH_SIZE",
+        "events_batch_size",
+        "100",
+        "Outbox events a dispatcher claims at a time.",
+        _integer(1, 1000),
+    ),
+    _setting(
+        "EVENTS_CONCURRENCY",
+        "events_concurrency",
+        "4",
+        "Events (of different aggregates) a dispatcher hands to subscribers at once.",
+        _integer(1, 64),
+    ),
+    _setting(
+        "EVENTS_POLL_INTERVAL",
+        "events_poll_interval",
+        "1",
+        "Longest sleep of an idle dispatcher (it also wakes on NOTIFY at each publish).",
+        _seconds(0.05, 60),
+    ),
+    _setting(
+        "EVENTS_LEASE",
+        "events_lease",
+        "30",
+        "Seconds a claim holds its events; a crashed dispatcher's events are taken over after it.",
+        _integer(2, 3600),
+    ),
+    _setting(
+        "EVENTS_MAX_ATTEMPTS",
+        "events_max_attempts",
+        "10",
+        "Deliveries of an event to a failing consumer before it goes to the dead-letter table.",
+        _integer(1, 100),
+    ),
+    _setting(
+        "EVENTS_RETRY_BASE",
+        "events_retry_base",
+        "1",
+        "Delay before the first retry; it doubles with each attempt (with jitter).",
+        _seconds(0.01, 3600),
+    ),
+    _setting(
+        "EVENTS_RETRY_MAX", "events_retry_max", "300", "Longest delay between two retries.", _seconds(0.01, 86400)
+    ),
+    _setting(
+        "BROKER_URL",
+        "broker_url",
+        "",
+        "NATS JetStream for events that leave the process, e.g. `nats://127.0.0.1:4222`. "
+        "Empty: events are delivered in-process from the outbox.",
+        _nats_url(),
+    ),
 )
 
 

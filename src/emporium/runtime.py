@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from emporium import bus
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.platform.auth.cache import PrincipalCache
@@ -18,6 +19,10 @@ from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
+from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamForwarder
+from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
+from emporium.platform.events.retry import RetryPolicy
+from emporium.platform.events.subscriptions import Subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,32 @@ class Runtime:
     authenticator: IdentityAuthenticator
     jwt_verifier: JwtVerifier | None
     cache: VersionedCache
+    subscriptions: Subscriptions
+    dispatcher: Dispatcher | None
+
+
+def dispatch_settings_for(config: Config) -> DispatchSettings:
+    return DispatchSettings(
+        batch_size=config.events_batch_size,
+        concurrency=config.events_concurrency,
+        lease_seconds=config.events_lease,
+        poll_interval=config.events_poll_interval,
+        stop_timeout=max(1.0, config.shutdown_timeout - 1),
+        retry=RetryPolicy(config.events_max_attempts, config.events_retry_base, config.events_retry_max),
+    )
+
+
+@asynccontextmanager
+async def open_broker(config: Config, settings: BrokerSettings | None = None) -> AsyncIterator[Broker | None]:
+    """The NATS connection when BROKER_URL is set (closed on exit), else None."""
+    if not config.broker_url:
+        yield None
+        return
+    broker = await Broker.connect(settings or BrokerSettings(config.broker_url))
+    try:
+        yield broker
+    finally:
+        await broker.close()
 
 
 def jwt_verifier_for(config: Config) -> JwtVerifier | None:
@@ -49,13 +80,25 @@ def jwt_verifier_for(config: Config) -> JwtVerifier | None:
 
 
 @asynccontextmanager
-async def open_runtime(config: Config, database_url: str) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    config: Config, database_url: str, *, subscriptions: Subscriptions | None = None
+) -> AsyncIterator[Runtime]:
+    """`subscriptions`: the ones this process hosts (default: every module's)."""
     async with AsyncExitStack() as stack:
         db = Database(database_url, PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout))
         stack.push_async_callback(db.dispose)
         principals = PrincipalCache()
         cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()
         stack.push_async_callback(cache.close)
+        hosted = bus.subscriptions() if subscriptions is None else subscriptions
+        dispatcher = None
+        if config.events_dispatch:
+            # With a broker the in-process dispatcher only forwards; subscribers run from the broker.
+            broker = await stack.enter_async_context(open_broker(config))
+            forwarder = JetStreamForwarder(broker) if broker else None
+            dispatcher = Dispatcher(db, hosted, dispatch_settings_for(config), forwarder=forwarder)
+            dispatcher.start()
+            stack.push_async_callback(dispatcher.stop)  # stopped before the pool closes
         yield Runtime(
             config=config,
             db=db,
@@ -64,4 +107,6 @@ async def open_runtime(config: Config, database_url: str) -> AsyncIterator[Runti
             authenticator=IdentityAuthenticator(db, principals),
             jwt_verifier=jwt_verifier_for(config),
             cache=cache,
+            subscriptions=hosted,
+            dispatcher=dispatcher,
         )

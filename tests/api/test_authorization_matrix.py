@@ -22,6 +22,7 @@ from emporium.modules.notifications.resources import webhook_endpoint_crud
 from emporium.modules.notifications.schemas import WebhookEndpointIn
 from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
+from tests.support.bus import make_dead_letter
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
 
@@ -58,6 +59,13 @@ def on_user(suffix: str = "", json: dict[str, Any] | None = None) -> CallFactory
 def on_key(suffix: str) -> CallFactory:
     async def make(db: Database, tenant: Tenant) -> Call:
         return Call(f"/v1/api-keys/{await throwaway_key(db, tenant)}{suffix}")
+
+    return make
+
+
+def on_dead_letter(suffix: str = "") -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/admin/dead-letters/{await make_dead_letter(db, tenant.org_id)}{suffix}")
 
     return make
 
@@ -163,6 +171,12 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
         _expect(401, 403, 403, 200, 200, 403, 404),
     ),
     ("DELETE", "/v1/webhook-endpoints/{id}"): (on_endpoint(), _expect(401, 403, 403, 204, 204, 403, 404)),
+    ("GET", "/v1/admin/dead-letters"): (fixed("/v1/admin/dead-letters"), ADMIN_ONLY_LIST),
+    ("GET", "/v1/admin/dead-letters/{id}"): (on_dead_letter(), _expect(401, 403, 403, 200, 200, 403, 404)),
+    ("POST", "/v1/admin/dead-letters/{id}/replay"): (
+        on_dead_letter("/replay"),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
 }
 
 

@@ -8,7 +8,12 @@ from pathlib import Path
 from emporium.platform.auth.perms import Perm
 from tests.services import ROOT
 
-HANDLER_FILES = sorted((ROOT / "src" / "emporium" / "modules").glob("*/handlers.py"))
+HANDLER_FILES = sorted(
+    [
+        *(ROOT / "src" / "emporium" / "modules").glob("*/handlers.py"),
+        *(ROOT / "src" / "emporium" / "platform").glob("*/handlers.py"),
+    ]
+)
 ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete"}
 
 

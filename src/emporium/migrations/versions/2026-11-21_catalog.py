@@ -1,7 +1,7 @@
 """catalog: products, categories, inventory with CHECKed stock, stock adjustment ledger
 
 Revision ID: 0004_catalog
-Revises: 0002_identity
+Revises: 0003_events
 Create Date: 2026-11-21 12:45:35.153154
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004_catalog"
-down_revision: str | None = "0002_identity"
+down_revision: str | None = "0003_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

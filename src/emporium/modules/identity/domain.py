@@ -37,6 +37,7 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.INVENTORY_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
     Perm.WEBHOOKS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
     Perm.WEBHOOKS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
+    Perm.EVENTS_ADMIN: frozenset({Role.OWNER, Role.ADMIN}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

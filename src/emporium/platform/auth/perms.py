@@ -19,3 +19,4 @@ class Perm(StrEnum):
     INVENTORY_WRITE = "inventory:write"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
+    EVENTS_ADMIN = "events:admin"

@@ -1,0 +1,54 @@
+"""`publish(tx, event)`: the one way to emit an event (service role).
+
+The event is written to `platform.outbox` in the caller's transaction, so it
+exists exactly when the change it describes commits (a rollback leaves
+nothing to deliver), and a NOTIFY wakes the dispatchers at commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from emporium.platform.db.tx import Tx
+from emporium.platform.events import store
+from emporium.platform.events.contracts import Envelope, Event
+from emporium.platform.ids import new_id
+
+
+def envelope_of(
+    event: Event,
+    *,
+    org_id: str | None = None,
+    trace_context: Mapping[str, str] | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    return Envelope(
+        id=new_id("evt"),
+        name=event.event_name,
+        version=event.event_version,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        org_id=org_id,
+        payload=event.model_dump(mode="json"),
+        occurred_at=occurred_at or datetime.now(UTC),
+        trace_context=dict(trace_context or {}),
+    )
+
+
+async def publish(
+    tx: Tx,
+    event: Event,
+    *,
+    org_id: str | None = None,
+    trace_context: Mapping[str, str] | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Write `event` in the caller's transaction; returns the envelope (its `id` is the event id).
+
+    `org_id` scopes the event (and its dead letters) to a tenant; `trace_context`
+    carries the W3C trace headers of the publishing span to the consumers.
+    """
+    envelope = envelope_of(event, org_id=org_id, trace_context=trace_context, occurred_at=occurred_at)
+    await store.insert_event(tx, envelope)
+    return envelope

@@ -1,0 +1,317 @@
+"""Outbox, inbox and dead-letter storage (service role: statements in the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, Text, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from emporium.platform.db.keyset import keyset_page_query, time_id_key
+from emporium.platform.db.tx import Tx
+from emporium.platform.events.contracts import Envelope
+from emporium.platform.events.tables import dead_letter, inbox, outbox
+from emporium.platform.ids import new_id
+from emporium.platform.pagination import Page, page_of
+
+# Dispatchers LISTEN on this channel; a publish NOTIFYs it (delivered at commit, deduplicated per transaction).
+WAKE_CHANNEL = "emporium_outbox"
+
+# One statement: take the aggregate's transaction-scoped advisory lock, then insert and notify.
+# The lock makes two transactions publishing for the same aggregate take their `seq` in commit
+# order (the second waits for the first to end), so "lower seq first" is the aggregate's real order.
+_PUBLISH = text(
+    """
+    WITH aggregate_lock AS (
+        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
+    ), wake AS (
+        SELECT pg_notify(:channel, '')
+    )
+    INSERT INTO platform.outbox
+        (id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at)
+    SELECT :id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at
+    FROM aggregate_lock, wake
+    """
+).bindparams(
+    *(bindparam(name, type_=Text) for name in ("channel", "id", "name", "aggregate_type", "aggregate_id", "org_id")),
+    bindparam("version", type_=Integer),
+    bindparam("payload", type_=JSONB),
+    bindparam("trace_context", type_=JSONB),
+    bindparam("occurred_at", type_=DateTime(timezone=True)),
+)
+
+# Claim the heads of the pending queue: available, not leased by a live claim, and with no
+# earlier pending event of the same aggregate (so each aggregate's events go one at a time,
+# in order). SKIP LOCKED lets concurrent dispatchers take disjoint batches without waiting.
+_CLAIM = (
+    text(
+        """
+        WITH ready AS (
+            SELECT o.seq FROM platform.outbox AS o
+            WHERE o.delivered_at IS NULL
+              AND o.available_at <= now()
+              AND (o.claimed_until IS NULL OR o.claimed_until < now())
+              AND NOT EXISTS (
+                  SELECT 1 FROM platform.outbox AS earlier
+                  WHERE earlier.aggregate_type = o.aggregate_type
+                    AND earlier.aggregate_id = o.aggregate_id
+                    AND earlier.seq < o.seq
+                    AND earlier.delivered_at IS NULL
+              )
+            ORDER BY o.seq
+            LIMIT :batch
+            FOR UPDATE OF o SKIP LOCKED
+        )
+        UPDATE platform.outbox AS o
+        SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease)
+        FROM ready WHERE o.seq = ready.seq
+        RETURNING o.seq, o.id, o.name, o.version, o.aggregate_type, o.aggregate_id, o.org_id,
+                  o.payload, o.trace_context, o.occurred_at, o.attempts, o.first_failed_at
+        """
+    )
+    .bindparams(bindparam("lease", type_=Integer))
+    .columns(payload=JSONB, trace_context=JSONB)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    seq: int
+    event: Envelope
+    attempts: int
+    first_failed_at: datetime | None
+
+
+async def insert_event(tx: Tx, event: Envelope) -> None:
+    await tx.execute(
+        _PUBLISH,
+        {
+            "channel": WAKE_CHANNEL,
+            "id": event.id,
+            "name": event.name,
+            "version": event.version,
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": event.aggregate_id,
+            "org_id": event.org_id,
+            "payload": event.payload,
+            "trace_context": event.trace_context,
+            "occurred_at": event.occurred_at,
+        },
+    )
+
+
+def _envelope(row: Any) -> Envelope:
+    return Envelope(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        aggregate_type=row.aggregate_type,
+        aggregate_id=row.aggregate_id,
+        org_id=row.org_id,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+        trace_context=row.trace_context,
+    )
+
+
+async def claim(tx: Tx, worker: str, batch: int, lease_seconds: int) -> list[Claimed]:
+    rows = await tx.execute(_CLAIM, {"worker": worker, "batch": batch, "lease": lease_seconds})
+    claimed = [Claimed(row.seq, _envelope(row), row.attempts, row.first_failed_at) for row in rows]
+    return sorted(claimed, key=lambda c: c.seq)
+
+
+async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
+    await tx.execute(
+        update(outbox)
+        .where(outbox.c.seq.in_(seqs), outbox.c.delivered_at.is_(None))
+        .values(delivered_at=func.now(), delivered_via=via, claimed_by=None, claimed_until=None)
+    )
+
+
+async def mark_dead_lettered(tx: Tx, seq: int, attempts: int, error: str) -> None:
+    await tx.execute(
+        update(outbox)
+        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
+        .values(
+            attempts=attempts,
+            last_error=error,
+            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
+            delivered_at=func.now(),
+            delivered_via="dead_letter",
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+async def schedule_retry(tx: Tx, seq: int, attempts: int, error: str, delay_seconds: float) -> None:
+    await tx.execute(
+        update(outbox)
+        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
+        .values(
+            attempts=attempts,
+            last_error=error,
+            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
+            available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay_seconds),
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+async def release(tx: Tx, seqs: Sequence[int], worker: str) -> None:
+    """Give claims back (shutdown at a safe point): another dispatcher may take them at once."""
+    await tx.execute(
+        update(outbox)
+        .where(outbox.c.seq.in_(seqs), outbox.c.claimed_by == worker, outbox.c.delivered_at.is_(None))
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+async def processed_consumers(tx: Tx, event_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(consumer, event id) pairs already in the inbox, for a batch about to be delivered."""
+    rows = await tx.execute(select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.event_id.in_(event_ids)))
+    return {(row.consumer, row.event_id) for row in rows}
+
+
+async def record_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
+    """True the first time; False when this consumer already processed the event.
+
+    A concurrent delivery of the same event waits on the primary key until the
+    first transaction ends, then sees the row (False) or takes over if it rolled back.
+    """
+    result = await tx.execute(
+        pg_insert(inbox)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+async def is_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
+    found = await tx.scalar(select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
+    return found is not None
+
+
+# --- dead letters -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    event_id: str
+    consumer: str
+    event_name: str
+    event_version: int
+    org_id: str | None
+    event: Envelope
+    error: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+    replayed_at: datetime | None
+
+
+def _dead_letter(row: Any) -> DeadLetter:
+    values = dict(row._mapping)
+    values["event"] = Envelope.from_json(values["event"])
+    return DeadLetter(**values)
+
+
+async def insert_dead_letter(
+    tx: Tx, event: Envelope, consumer: str, *, error: str, attempts: int, first_failed_at: datetime | None
+) -> str:
+    """Record a consumer that gave up on an event; a second death of the same pair updates the row."""
+    statement = pg_insert(dead_letter).values(
+        id=new_id("dlq"),
+        event_id=event.id,
+        consumer=consumer,
+        event_name=event.name,
+        event_version=event.version,
+        org_id=event.org_id,
+        event=event.to_json(),
+        error=error,
+        attempts=attempts,
+        first_failed_at=func.coalesce(first_failed_at, func.now()),
+        last_failed_at=func.now(),
+    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[dead_letter.c.event_id, dead_letter.c.consumer],
+        set_={
+            "error": statement.excluded.error,
+            "attempts": dead_letter.c.attempts + statement.excluded.attempts,
+            "last_failed_at": func.now(),
+            "replayed_at": None,
+        },
+    ).returning(dead_letter.c.id)
+    return str(await tx.scalar(upsert))
+
+
+async def get_dead_letter(
+    tx: Tx, dead_letter_id: str, org_id: str | None = None, *, lock: bool = False
+) -> DeadLetter | None:
+    query = select(dead_letter).where(dead_letter.c.id == dead_letter_id)
+    if org_id is not None:
+        query = query.where(dead_letter.c.org_id == org_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await tx.execute(query)).first()
+    return _dead_letter(row) if row else None
+
+
+async def list_dead_letters(
+    tx: Tx, *, org_id: str | None, include_replayed: bool, cursor: str | None, limit: int
+) -> Page[DeadLetter]:
+    query = select(dead_letter)
+    if org_id is not None:
+        query = query.where(dead_letter.c.org_id == org_id)
+    if not include_replayed:
+        query = query.where(dead_letter.c.replayed_at.is_(None))
+    query = keyset_page_query(query, dead_letter.c.last_failed_at, dead_letter.c.id, cursor, limit, descending=True)
+    rows = [_dead_letter(row) for row in await tx.execute(query)]
+    return page_of(rows, limit, lambda d: time_id_key(d.last_failed_at, d.id))
+
+
+async def mark_replayed(tx: Tx, dead_letter_id: str) -> None:
+    await tx.execute(update(dead_letter).where(dead_letter.c.id == dead_letter_id).values(replayed_at=func.now()))
+
+
+async def record_replay_failure(tx: Tx, dead_letter_id: str, error: str) -> None:
+    await tx.execute(
+        update(dead_letter)
+        .where(dead_letter.c.id == dead_letter_id)
+        .values(error=error, attempts=dead_letter.c.attempts + 1, last_failed_at=func.now())
+    )
+
+
+# --- backlog ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Undelivered events and the age of the oldest one (0 when there is none)."""
+
+    size: int
+    oldest_lag_seconds: float
+
+
+async def backlog(tx: Tx) -> Backlog:
+    row = (
+        await tx.execute(
+            select(
+                func.count().label("size"),
+                func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.occurred_at)), 0).label("lag"),
+            ).where(outbox.c.delivered_at.is_(None))
+        )
+    ).one()
+    return Backlog(int(row.size), max(0.0, float(row.lag)))
+
+
+async def outbox_row(tx: Tx, event_id: str) -> dict[str, Any] | None:
+    row = (await tx.execute(select(outbox).where(outbox.c.id == event_id))).first()
+    return dict(row._mapping) if row else None

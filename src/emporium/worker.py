@@ -1,0 +1,83 @@
+"""`emporium worker`: event consumers without the HTTP server.
+
+- `--source outbox` (default): the dispatcher alone: claims outbox events and
+  runs every module's subscribers (or, with BROKER_URL, forwards them to NATS).
+  Every outbox dispatcher must host the same subscribers (an event is done for
+  all of them at once), so `--module` is refused here.
+- `--source broker`: each hosted subscription reads its durable JetStream
+  consumer: the extraction path, where `--module` picks one module's subscribers.
+
+SIGTERM/SIGINT stops at a safe point: handlers in progress finish, unstarted
+claims are released, unacked broker messages are redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Literal
+
+from emporium.config import Config
+from emporium.platform.db.engine import Database, PoolSettings
+from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetStreamForwarder
+from emporium.platform.events.dispatcher import Dispatcher
+from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.telemetry.logging import get_logger
+from emporium.runtime import dispatch_settings_for, open_broker
+
+Source = Literal["outbox", "broker"]
+_log = get_logger("emporium.worker")
+
+
+class WorkerMisconfigured(ValueError):
+    """The command line asks for something the configuration cannot do (exit 2)."""
+
+
+def check_worker_options(config: Config, source: Source, module: str | None) -> None:
+    if source == "broker" and not config.broker_url:
+        raise WorkerMisconfigured("--source broker needs BROKER_URL (a nats:// URL)")
+    if source == "outbox" and module is not None:
+        raise WorkerMisconfigured(
+            "--module needs --source broker: outbox dispatchers deliver each event to all subscribers at once"
+        )
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(
+    config: Config,
+    database_url: str,
+    subscriptions: Subscriptions,
+    *,
+    source: Source = "outbox",
+    stop: asyncio.Event | None = None,
+    broker_settings: BrokerSettings | None = None,
+) -> None:
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    settings = dispatch_settings_for(config)
+    db = Database(
+        database_url,
+        PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout),
+        application_name="emporium-worker",
+    )
+    try:
+        async with open_broker(config, broker_settings) as broker:
+            if source == "outbox":
+                forwarder = JetStreamForwarder(broker) if broker else None
+                dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)
+                dispatcher.start()
+                await stop.wait()
+                await dispatcher.stop()
+            else:
+                assert broker is not None
+                consumers = [BrokerConsumer(db, broker, s, settings.retry) for s in subscriptions]
+                _log.info("broker_worker_started", consumers=[s.consumer for s in subscriptions])
+                await asyncio.gather(*(c.run(stop, poll=settings.poll_interval) for c in consumers), stop.wait())
+    finally:
+        await db.dispose()
+    _log.info("worker_stopped")
