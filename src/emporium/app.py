@@ -19,6 +19,7 @@ from emporium import __version__
 from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
 from emporium.modules.notifications.handlers import router as notifications_router
+from emporium.modules.orders.handlers import router as orders_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
@@ -100,5 +101,6 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(notifications_router)
+    app.include_router(orders_router)
     app.include_router(events_admin_router)
     return app

@@ -362,3 +362,35 @@ def dlq_replay(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument
         console.print(f"[red]{error.code}: {error}[/red]")
         raise typer.Exit(1) from None
     console.print(f"[green]replayed {dead_letter_id}[/green]")
+
+
+orders_app = typer.Typer(no_args_is_help=True, help="Order operations.")
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("recover")
+def orders_recover(
+    ctx: typer.Context,
+    unknown_after: Annotated[float, typer.Option(help="settle checkouts whose outcome is unknown after N seconds")] = 60,
+) -> None:
+    """Run one recovery pass now: settle or compensate stuck checkouts (the cron job does this every 10 s)."""
+    from datetime import timedelta
+
+    from emporium.modules.orders.jobs import recover_checkouts
+    from emporium.platform.db.engine import Database
+    from emporium.server import migrate as run_migrate
+
+    url = run_migrate(_config(ctx))
+
+    async def run() -> str:
+        db = Database(url)
+        try:
+            report = await recover_checkouts(db, timedelta(seconds=unknown_after))
+        finally:
+            await db.dispose()
+        return (
+            f"settled {report.settled}, cancelled {report.cancelled}, still unknown {report.unknown}, "
+            f"released keys {report.released_keys}"
+        )
+
+    console.print(asyncio.run(run()))

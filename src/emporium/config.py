@@ -43,6 +43,8 @@ class Config:
     log_format: LogFormat = "auto"
     demo_bootstrap: bool = False
     redis_url: str | None = None
+    order_reservation_ttl: float = 900.0
+    checkout_recovery_after: float = 60.0
     jwt_algorithms: tuple[str, ...] = ()
     jwt_secret: str | None = None
     jwt_jwks: str | None = None
@@ -268,6 +270,20 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "On an empty database, create a demo org and print its API key (development only; `make run` sets it).",
         _boolean(),
+    ),
+    _setting(
+        "ORDER_RESERVATION_TTL",
+        "order_reservation_ttl",
+        "900",
+        "Seconds an unpaid order holds its stock; then it is cancelled and the stock released.",
+        _seconds(10, 86_400),
+    ),
+    _setting(
+        "CHECKOUT_RECOVERY_AFTER",
+        "checkout_recovery_after",
+        "60",
+        "Seconds after which a checkout whose payment outcome is unknown is settled by asking the provider.",
+        _seconds(1, 3_600),
     ),
     _setting(
         "REDIS_URL",

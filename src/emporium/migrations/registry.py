@@ -7,8 +7,10 @@ from __future__ import annotations
 import emporium.modules.catalog.tables
 import emporium.modules.identity.tables
 import emporium.modules.notifications.tables
+import emporium.modules.orders.tables
 import emporium.platform.audit.tables
-import emporium.platform.events.tables  # noqa: F401
+import emporium.platform.events.tables
+import emporium.platform.idempotency.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
 
 target_metadata = metadata

@@ -79,6 +79,12 @@ class InvalidTransition(Conflict):
         )
 
 
+class PaymentDeclined(DomainError):
+    code = "payment_declined"
+    status = 402
+    title = "The payment was declined"
+
+
 class PreconditionFailed(DomainError):
     code = "precondition_failed"
     status = 412

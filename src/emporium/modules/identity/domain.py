@@ -27,6 +27,7 @@ _EVERYONE = frozenset(Role)
 PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.WHOAMI: _EVERYONE,
     Perm.ORG_READ: _EVERYONE,
+    Perm.ORG_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.USERS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER, Role.BACKOFFICE}),
     Perm.USERS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.API_KEYS_READ: frozenset({Role.OWNER, Role.ADMIN}),
@@ -35,6 +36,10 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.CATALOG_READ: _EVERYONE,
     Perm.CATALOG_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
     Perm.INVENTORY_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
+    Perm.ORDERS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER, Role.BACKOFFICE}),
+    Perm.ORDERS_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.STOREFRONT, Role.BACKOFFICE}),
+    Perm.ORDERS_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
+    Perm.REFUNDS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.WEBHOOKS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
     Perm.WEBHOOKS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.EVENTS_ADMIN: frozenset({Role.OWNER, Role.ADMIN}),
@@ -71,10 +76,16 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+class CaptureMode(StrEnum):
+    IMMEDIATE = "immediate"
+    ON_FULFILLMENT = "on_fulfillment"
+
+
 @dataclass(frozen=True, slots=True)
 class Org:
     id: str
     name: str
+    capture_mode: CaptureMode
     created_at: datetime
 
 

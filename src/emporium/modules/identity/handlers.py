@@ -17,6 +17,7 @@ from emporium.modules.identity.schemas import (
     InviteUserIn,
     IssuedApiKeyOut,
     OrgOut,
+    UpdateOrgIn,
     UpdateUserIn,
     UserOut,
     WhoAmIOut,
@@ -45,6 +46,15 @@ async def whoami(request: Request) -> WhoAmIOut:
 async def get_my_org(request: Request) -> OrgOut:
     principal = auth_gate(request, Perm.ORG_READ)
     return OrgOut.of(await workflows.get_org(database_of(request), principal))
+
+
+@router.patch("/orgs/me", operation_id="orgs_update_mine", tags=["identity"])
+async def update_my_org(request: Request, body: UpdateOrgIn) -> OrgOut:
+    principal = auth_gate(request, Perm.ORG_WRITE)
+    org = await workflows.update_org(
+        database_of(request), principal, audit_context(request, principal), name=body.name, capture_mode=body.capture_mode
+    )
+    return OrgOut.of(org)
 
 
 @router.post("/users", operation_id="users_invite", status_code=201, tags=["users"])

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from emporium.modules.identity.domain import ApiKey, IssuedApiKey, Org, Role, User, UserStatus
+from emporium.modules.identity.domain import ApiKey, CaptureMode, IssuedApiKey, Org, Role, User, UserStatus
 from emporium.platform.audit.entries import AuditEntry
 from emporium.platform.auth.principal import Principal
 from emporium.platform.http.schemas import PageOut
@@ -56,11 +56,17 @@ class WhoAmIOut(BaseModel):
 class OrgOut(BaseModel):
     id: str
     name: str
+    capture_mode: CaptureMode = Field(description="When payments are captured: right after authorization, or at shipping.")
     created_at: datetime
 
     @classmethod
     def of(cls, org: Org) -> OrgOut:
-        return cls(id=org.id, name=org.name, created_at=org.created_at)
+        return cls(id=org.id, name=org.name, capture_mode=org.capture_mode, created_at=org.created_at)
+
+
+class UpdateOrgIn(Body):
+    name: Name | None = None
+    capture_mode: CaptureMode | None = None
 
 
 class UserOut(BaseModel):

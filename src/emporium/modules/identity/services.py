@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from emporium.modules.identity.domain import ApiKey, Org, Role, User, UserStatus
+from emporium.modules.identity.domain import ApiKey, CaptureMode, Org, Role, User, UserStatus
 from emporium.modules.identity.tables import api_key, org, user
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
@@ -17,14 +17,22 @@ from emporium.platform.pagination import Page, page_of
 # --- orgs ---------------------------------------------------------------------------------------
 
 
+def _org(row: Any) -> Org:
+    return Org(id=row.id, name=row.name, capture_mode=CaptureMode(row.capture_mode), created_at=row.created_at)
+
+
 async def insert_org(tx: Tx, org_id: str, name: str) -> Org:
-    row = (await tx.execute(insert(org).values(id=org_id, name=name).returning(*org.c))).one()
-    return Org(**row._mapping)
+    return _org((await tx.execute(insert(org).values(id=org_id, name=name).returning(*org.c))).one())
 
 
 async def get_org(tx: Tx, org_id: str) -> Org | None:
     row = (await tx.execute(select(org).where(org.c.id == org_id))).one_or_none()
-    return Org(**row._mapping) if row else None
+    return _org(row) if row else None
+
+
+async def update_org(tx: Tx, org_id: str, **values: Any) -> Org | None:
+    row = (await tx.execute(update(org).where(org.c.id == org_id).values(**values).returning(*org.c))).one_or_none()
+    return _org(row) if row else None
 
 
 async def lock_org(tx: Tx, org_id: str) -> None:

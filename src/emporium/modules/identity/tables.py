@@ -32,7 +32,9 @@ org = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
+    Column("capture_mode", Text, nullable=False, server_default="immediate"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("capture_mode IN ('immediate', 'on_fulfillment')", name="capture_mode"),
     schema="identity",
 )
 

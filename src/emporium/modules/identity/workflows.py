@@ -9,6 +9,7 @@ from emporium.modules.identity import services as store
 from emporium.modules.identity.domain import (
     PEOPLE_ROLES,
     ApiKey,
+    CaptureMode,
     EmailTaken,
     IssuedApiKey,
     LastOwner,
@@ -129,6 +130,19 @@ async def authenticate_user(db: Database, org_id: str, user_ref: str) -> Princip
 
 
 # --- org and users ------------------------------------------------------------------------------
+
+
+async def update_org(
+    db: Database, principal: Principal, audit: AuditContext, *, name: str | None, capture_mode: CaptureMode | None
+) -> Org:
+    changes = {k: v for k, v in {"name": name, "capture_mode": capture_mode}.items() if v is not None}
+    async with transaction(db) as tx:
+        org = await store.update_org(tx, principal.org_id, **changes) if changes else await store.get_org(tx, principal.org_id)
+        if org is None:
+            raise NotFound("the org no longer exists")
+        await audit_store.record(tx, audit, org.id)
+        await tx.commit()
+    return org
 
 
 async def get_org(db: Database, principal: Principal) -> Org:

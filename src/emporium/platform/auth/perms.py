@@ -9,6 +9,7 @@ from enum import StrEnum
 class Perm(StrEnum):
     WHOAMI = "auth:whoami"
     ORG_READ = "org:read"
+    ORG_WRITE = "org:write"
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     API_KEYS_READ = "api_keys:read"
@@ -17,6 +18,10 @@ class Perm(StrEnum):
     CATALOG_READ = "catalog:read"
     CATALOG_WRITE = "catalog:write"
     INVENTORY_WRITE = "inventory:write"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    ORDERS_MANAGE = "orders:manage"
+    REFUNDS_WRITE = "refunds:write"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     EVENTS_ADMIN = "events:admin"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import HTTPConnection
 
 from emporium.platform.auth.cache import PrincipalCache
@@ -22,6 +24,14 @@ def principal_cache_of(request: HTTPConnection) -> PrincipalCache:
     if not isinstance(cache, PrincipalCache):
         raise Unavailable("the service is starting or stopping")
     return cache
+
+
+def runtime_setting(request: HTTPConnection, name: str) -> Any:
+    """A value of the running process's configuration (e.g. `order_reservation_ttl`)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise Unavailable("the service is starting or stopping")
+    return getattr(runtime.config, name)
 
 
 def cache_of(request: HTTPConnection) -> VersionedCache | None:

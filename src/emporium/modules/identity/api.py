@@ -1,0 +1,15 @@
+"""Identity's public surface for other modules: functions that run in the caller's transaction."""
+
+from __future__ import annotations
+
+from emporium.modules.identity import services
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import NotFound
+
+
+async def capture_mode(tx: Tx, org_id: str) -> str:
+    """When the org captures payments: `immediate` or `on_fulfillment`."""
+    org = await services.get_org(tx, org_id)
+    if org is None:
+        raise NotFound(f"no org {org_id}")
+    return org.capture_mode.value

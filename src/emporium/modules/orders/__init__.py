@@ -1,0 +1,1 @@
+"""Orders: placing, paying, fulfilling, delivering, cancelling and refunding orders."""

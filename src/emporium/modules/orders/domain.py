@@ -1,0 +1,115 @@
+"""Order rules: the state machine as a transition table, totals as pure helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from emporium.platform.errors import FieldError, InvalidTransition, ValidationFailed
+from emporium.platform.money import Money, total
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    DELIVERED = "delivered"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+class CaptureMode(StrEnum):
+    IMMEDIATE = "immediate"  # capture right after authorization
+    ON_FULFILLMENT = "on_fulfillment"  # capture when the order ships
+
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.CANCELLED}),
+    S.FULFILLED: frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.FULFILLED, S.DELIVERED}),
+    S.REFUNDED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+REFUNDABLE = frozenset({S.PAID, S.FULFILLED, S.DELIVERED, S.PARTIALLY_REFUNDED})
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition("order", current.value, target.value)
+
+
+def status_after_refund(current: OrderStatus, refunded: Money, order_total: Money) -> OrderStatus:
+    target = S.REFUNDED if refunded.amount >= order_total.amount else S.PARTIALLY_REFUNDED
+    check_transition(current, target)
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_no: int
+    product_id: str
+    sku: str
+    name: str
+    unit_price: Money
+    quantity: int
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    subtotal: Money
+    shipping: Money
+    total: Money
+
+
+def order_totals(lines: Sequence[OrderLine], shipping: Money) -> Totals:
+    """One currency per order: every line and the shipping must share it."""
+    currency = shipping.currency
+    for line in lines:
+        if line.unit_price.currency != currency:
+            raise ValidationFailed(
+                f"line {line.line_no} is priced in {line.unit_price.currency}, the order in {currency}",
+                errors=[FieldError(f"lines[{line.line_no}]", "currency", f"every price must be in {currency}")],
+            )
+    subtotal = total((line.total for line in lines), currency)
+    return Totals(subtotal, shipping, subtotal + shipping)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    org_id: str
+    number: int
+    status: OrderStatus
+    capture_mode: CaptureMode
+    customer_email: str
+    customer_name: str | None
+    customer_phone: str | None
+    shipping_address: dict[str, Any]
+    metadata: dict[str, Any]
+    lines: tuple[OrderLine, ...]
+    subtotal: Money
+    shipping: Money
+    total: Money
+    refunded: Money
+    carrier: str | None
+    tracking_number: str | None
+    cancel_reason: str | None
+    reservation_expires_at: datetime
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency

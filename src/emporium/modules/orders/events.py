@@ -1,0 +1,91 @@
+"""Events the orders module publishes (versioned contracts; see contracts/events/)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from emporium.platform.events.contracts import Event
+
+
+class EventLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price_minor: int
+    line_total_minor: int
+
+
+class OrderCreated(Event):
+    event_name: ClassVar[str] = "orders.order_created"
+    event_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "order"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+    order_number: int
+    customer_email: str
+    customer_name: str | None
+    customer_phone: str | None
+    currency: str
+    subtotal_minor: int
+    shipping_minor: int
+    total_minor: int
+    lines: list[EventLine]
+
+
+class OrderPaid(Event):
+    event_name: ClassVar[str] = "orders.order_paid"
+    event_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "order"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+    order_number: int
+    payment_id: str
+    currency: str
+    total_minor: int
+
+
+class OrderShipped(Event):
+    event_name: ClassVar[str] = "orders.order_shipped"
+    event_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "order"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+    order_number: int
+    customer_email: str
+    customer_name: str | None
+    customer_phone: str | None
+    carrier: str
+    tracking_number: str
+
+
+class OrderCancelled(Event):
+    event_name: ClassVar[str] = "orders.order_cancelled"
+    event_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "order"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+    order_number: int
+    reason: str
+
+
+class OrderRefunded(Event):
+    event_name: ClassVar[str] = "orders.order_refunded"
+    event_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "order"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+    order_number: int
+    customer_email: str
+    currency: str
+    refunded_minor: int
+    total_refunded_minor: int
+    fully_refunded: bool

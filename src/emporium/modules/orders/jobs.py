@@ -1,0 +1,32 @@
+"""Orders' periodic jobs (edge role): recover stuck checkouts, expire authorizations, purge keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from fastapi.encoders import jsonable_encoder
+
+from emporium.modules.orders.schemas import OrderOut
+from emporium.orchestrators import recovery
+from emporium.platform.cron import Job
+from emporium.platform.db.engine import Database
+from emporium.platform.idempotency.workflows import complete_key, purge_expired_keys
+
+
+async def recover_checkouts(db: Database, unknown_after: timedelta) -> recovery.Recovery:
+    report = await recovery.recover_checkouts(db, unknown_after=unknown_after)
+    for org_id, key, order in report.finished_checkouts:
+        # The client's retry with the same key now gets the order as it ended up.
+        status = 201 if order.status.value != "cancelled" else 200
+        body = json.dumps(jsonable_encoder(OrderOut.of(order)), separators=(",", ":")).encode()
+        await complete_key(db, org_id, key, status, body, "application/json")
+    return report
+
+
+def jobs(db: Database, *, unknown_after: timedelta, authorization_ttl: timedelta) -> list[Job]:
+    return [
+        Job("recover_checkouts", 10.0, lambda: recover_checkouts(db, unknown_after)),
+        Job("expire_authorizations", 300.0, lambda: recovery.expire_authorizations(db, older_than=authorization_ttl)),
+        Job("purge_idempotency_keys", 3_600.0, lambda: purge_expired_keys(db)),
+    ]

@@ -1,0 +1,210 @@
+"""Orders storage (service role) and the catalog calls an order makes in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from emporium.modules.catalog import api as catalog_api
+from emporium.modules.identity import api as identity_api
+from emporium.modules.orders.domain import CaptureMode, Order, OrderLine, OrderStatus
+from emporium.modules.orders.tables import order, order_line
+from emporium.platform.db.keyset import keyset_page_query, time_id_key
+from emporium.platform.db.tx import Tx
+from emporium.platform.money import Money
+from emporium.platform.pagination import Page, page_of
+
+# --- catalog, through its public api --------------------------------------------------------------
+
+
+async def price(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine]:
+    return await catalog_api.price_lines(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
+
+
+def _stock(lines: Sequence[OrderLine]) -> list[catalog_api.StockLine]:
+    return [catalog_api.StockLine(line.sku, line.quantity) for line in lines]
+
+
+async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
+    await catalog_api.reserve_stock(tx, org_id, _stock(lines))
+
+
+async def release_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
+    await catalog_api.release_stock(tx, org_id, _stock(lines))
+
+
+async def commit_stock(tx: Tx, org_id: str, order_id: str, lines: Sequence[OrderLine]) -> None:
+    await catalog_api.commit_stock(tx, org_id, _stock(lines), actor_id=order_id, reason=f"order {order_id} shipped")
+
+
+async def capture_mode_of(tx: Tx, org_id: str) -> CaptureMode:
+    return CaptureMode(await identity_api.capture_mode(tx, org_id))
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+def _order(row: Any, lines: Sequence[OrderLine]) -> Order:
+    currency = row.currency
+    return Order(
+        id=row.id,
+        org_id=row.org_id,
+        number=row.number,
+        status=OrderStatus(row.status),
+        capture_mode=CaptureMode(row.capture_mode),
+        customer_email=row.customer_email,
+        customer_name=row.customer_name,
+        customer_phone=row.customer_phone,
+        shipping_address=row.shipping_address,
+        metadata=row.metadata,
+        lines=tuple(lines),
+        subtotal=Money(row.subtotal_amount, currency),
+        shipping=Money(row.shipping_amount, currency),
+        total=Money(row.total_amount, currency),
+        refunded=Money(row.refunded_amount, currency),
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        cancel_reason=row.cancel_reason,
+        reservation_expires_at=row.reservation_expires_at,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> dict[str, list[OrderLine]]:
+    found: dict[str, list[OrderLine]] = {oid: [] for oid in order_ids}
+    if not order_ids:
+        return found
+    query = select(order_line).where(order_line.c.order_id.in_(list(order_ids))).order_by(
+        order_line.c.order_id, order_line.c.line_no
+    )
+    for row in await tx.execute(query):
+        found[row.order_id].append(
+            OrderLine(
+                row.line_no,
+                row.product_id,
+                row.sku,
+                row.name,
+                Money(row.unit_price_amount, currency[row.order_id]),
+                row.quantity,
+            )
+        )
+    return found
+
+
+async def insert_order(
+    tx: Tx,
+    *,
+    order_id: str,
+    org_id: str,
+    capture_mode: CaptureMode,
+    customer: dict[str, Any],
+    shipping_address: dict[str, Any],
+    metadata: dict[str, Any],
+    lines: Sequence[OrderLine],
+    subtotal: Money,
+    shipping: Money,
+    reservation_ttl: timedelta,
+) -> Order:
+    statement = (
+        insert(order)
+        .values(
+            id=order_id,
+            org_id=org_id,
+            status=OrderStatus.PENDING_PAYMENT.value,
+            capture_mode=capture_mode.value,
+            currency=subtotal.currency,
+            subtotal_amount=subtotal.amount,
+            shipping_amount=shipping.amount,
+            total_amount=subtotal.amount + shipping.amount,
+            customer_email=customer["email"],
+            customer_name=customer.get("name"),
+            customer_phone=customer.get("phone"),
+            shipping_address=shipping_address,
+            metadata=metadata,
+            reservation_expires_at=func.now() + reservation_ttl,
+        )
+        .returning(*order.c)
+    )
+    row = (await tx.execute(statement)).one()
+    await tx.execute(
+        insert(order_line),
+        [
+            {
+                "order_id": order_id,
+                "line_no": line.line_no,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price_amount": line.unit_price.amount,
+                "quantity": line.quantity,
+                "line_total_amount": line.total.amount,
+            }
+            for line in lines
+        ],
+    )
+    return _order(row, lines)
+
+
+async def get_order(tx: Tx, org_id: str, order_id: str, *, for_update: bool = False) -> Order | None:
+    query = select(order).where(order.c.org_id == org_id, order.c.id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await tx.execute(query)).one_or_none()
+    if row is None:
+        return None
+    return _order(row, (await _lines(tx, [row.id], {row.id: row.currency}))[row.id])
+
+
+async def set_status(tx: Tx, current: Order, target: OrderStatus, **values: Any) -> Order:
+    """Move a locked order to `target` (the caller checked the transition); returns the new state."""
+    statement = (
+        update(order)
+        .where(order.c.id == current.id, order.c.status == current.status.value)
+        .values(status=target.value, version=order.c.version + 1, updated_at=func.now(), **values)
+        .returning(*order.c)
+    )
+    row = (await tx.execute(statement)).one()
+    return _order(row, current.lines)
+
+
+async def list_orders(
+    tx: Tx,
+    org_id: str,
+    *,
+    status: OrderStatus | None,
+    customer_email: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Order]:
+    query = select(order).where(order.c.org_id == org_id)
+    if status is not None:
+        query = query.where(order.c.status == status.value)
+    if customer_email is not None:
+        query = query.where(order.c.customer_email == customer_email.strip().lower())
+    if created_from is not None:
+        query = query.where(order.c.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(order.c.created_at < created_to)
+    query = keyset_page_query(query, order.c.created_at, order.c.id, cursor, limit, descending=True)
+    rows = list(await tx.execute(query))
+    lines = await _lines(tx, [r.id for r in rows], {r.id: r.currency for r in rows})
+    orders = [_order(r, lines[r.id]) for r in rows]
+    return page_of(orders, limit, lambda o: time_id_key(o.created_at, o.id))
+
+
+async def expired_pending(tx: Tx, limit: int) -> list[tuple[str, str]]:
+    """(org_id, order_id) of orders still awaiting payment after their reservation expired."""
+    query = (
+        select(order.c.org_id, order.c.id)
+        .where(and_(order.c.status == OrderStatus.PENDING_PAYMENT.value, order.c.reservation_expires_at < func.now()))
+        .order_by(order.c.reservation_expires_at)
+        .limit(limit)
+    )
+    return [(r.org_id, r.id) for r in await tx.execute(query)]

@@ -1,0 +1,269 @@
+"""Order workflows: one business outcome each, each owning its transaction.
+
+The checkout orchestrator sequences them with the payments workflows; each is
+safe to call again after a crash (a repeated call finds the order already in
+the target state and returns it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from emporium.modules.orders import services as store
+from emporium.modules.orders.domain import (
+    REFUNDABLE,
+    Order,
+    OrderLine,
+    OrderStatus,
+    check_transition,
+    order_totals,
+    status_after_refund,
+)
+from emporium.modules.orders.events import (
+    EventLine,
+    OrderCancelled,
+    OrderCreated,
+    OrderPaid,
+    OrderRefunded,
+    OrderShipped,
+)
+from emporium.platform.audit import store as audit_store
+from emporium.platform.audit.entries import AuditContext
+from emporium.platform.auth.principal import Principal
+from emporium.platform.db.engine import Database
+from emporium.platform.db.transaction import transaction
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import Conflict, NotFound
+from emporium.platform.events.outbox import publish
+from emporium.platform.ids import new_id
+from emporium.platform.idempotency import store as idempotency_store
+from emporium.platform.idempotency.store import IdempotencyClaim
+from emporium.platform.money import Money
+from emporium.platform.pagination import Page
+
+S = OrderStatus
+HOLDS_RESERVATION = frozenset({S.PENDING_PAYMENT, S.PAID, S.PARTIALLY_REFUNDED})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    lines: Sequence[tuple[str, int]]  # (sku, quantity)
+    customer_email: str
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    shipping_address: dict[str, Any] = field(default_factory=dict)
+    shipping_minor: int = 0
+    currency: str = "EUR"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
+    found = await store.get_order(tx, org_id, order_id, for_update=True)
+    if found is None:
+        raise NotFound(f"no order {order_id}")
+    return found
+
+
+async def place_order(
+    db: Database,
+    principal: Principal,
+    audit: AuditContext,
+    claim: IdempotencyClaim | None,
+    spec: OrderSpec,
+    *,
+    reservation_ttl: timedelta,
+) -> Order:
+    """Price the lines from the catalog, reserve the stock and record the order, in one transaction."""
+    order_id = new_id("ord")
+    async with transaction(db) as tx:
+        if claim is not None:
+            await idempotency_store.claim(tx, claim, order_id)  # first: a racing twin waits here
+        priced = await store.price(tx, principal.org_id, spec.lines)
+        lines = [
+            OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity) for i, p in enumerate(priced, start=1)
+        ]
+        totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
+        await store.reserve_stock(tx, principal.org_id, lines)
+        placed = await store.insert_order(
+            tx,
+            order_id=order_id,
+            org_id=principal.org_id,
+            capture_mode=await store.capture_mode_of(tx, principal.org_id),
+            customer={"email": spec.customer_email.strip().lower(), "name": spec.customer_name, "phone": spec.customer_phone},
+            shipping_address=spec.shipping_address,
+            metadata=spec.metadata,
+            lines=lines,
+            subtotal=totals.subtotal,
+            shipping=totals.shipping,
+            reservation_ttl=reservation_ttl,
+        )
+        await publish(tx, _created_event(placed), org_id=placed.org_id)
+        await audit_store.record(tx, audit, placed.id)
+        await tx.commit()
+    return placed
+
+
+def _created_event(o: Order) -> OrderCreated:
+    return OrderCreated(
+        order_id=o.id,
+        order_number=o.number,
+        customer_email=o.customer_email,
+        customer_name=o.customer_name,
+        customer_phone=o.customer_phone,
+        currency=o.currency,
+        subtotal_minor=o.subtotal.amount,
+        shipping_minor=o.shipping.amount,
+        total_minor=o.total.amount,
+        lines=[
+            EventLine(
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price.amount,
+                line_total_minor=line.total.amount,
+            )
+            for line in o.lines
+        ],
+    )
+
+
+async def mark_paid(db: Database, org_id: str, order_id: str, payment_id: str) -> Order:
+    """The payment is authorized: the order is paid. Repeating it is a no-op."""
+    async with transaction(db) as tx:
+        current = await _locked(tx, org_id, order_id)
+        if current.status is not S.PENDING_PAYMENT:
+            return current
+        paid = await store.set_status(tx, current, S.PAID)
+        event = OrderPaid(
+            order_id=paid.id, order_number=paid.number, payment_id=payment_id, currency=paid.currency,
+            total_minor=paid.total.amount,
+        )  # fmt: skip
+        await publish(tx, event, org_id=org_id)
+        await tx.commit()
+    return paid
+
+
+async def cancel_order(
+    db: Database, org_id: str, order_id: str, *, reason: str, audit: AuditContext | None = None
+) -> Order:
+    """Cancel and give the reserved stock back. Cancelling a cancelled order is a no-op."""
+    async with transaction(db) as tx:
+        current = await _locked(tx, org_id, order_id)
+        if current.status is S.CANCELLED:
+            return current
+        check_transition(current.status, S.CANCELLED)
+        if current.status in HOLDS_RESERVATION:
+            await store.release_stock(tx, org_id, current.lines)
+        cancelled = await store.set_status(tx, current, S.CANCELLED, cancel_reason=reason)
+        await publish(
+            tx, OrderCancelled(order_id=order_id, order_number=cancelled.number, reason=reason), org_id=org_id
+        )
+        if audit is not None:
+            await audit_store.record(tx, audit, order_id)
+        await tx.commit()
+    return cancelled
+
+
+async def fulfill_order(
+    db: Database, principal: Principal, audit: AuditContext, order_id: str, *, carrier: str, tracking_number: str
+) -> Order:
+    """The order ships: its reserved units leave the warehouse (a sale in the stock ledger)."""
+    async with transaction(db) as tx:
+        current = await _locked(tx, principal.org_id, order_id)
+        check_transition(current.status, S.FULFILLED)
+        await store.commit_stock(tx, principal.org_id, order_id, current.lines)
+        shipped = await store.set_status(tx, current, S.FULFILLED, carrier=carrier, tracking_number=tracking_number)
+        event = OrderShipped(
+            order_id=order_id, order_number=shipped.number, customer_email=shipped.customer_email,
+            customer_name=shipped.customer_name, customer_phone=shipped.customer_phone, carrier=carrier,
+            tracking_number=tracking_number,
+        )  # fmt: skip
+        await publish(tx, event, org_id=principal.org_id)
+        await audit_store.record(tx, audit, order_id)
+        await tx.commit()
+    return shipped
+
+
+async def deliver_order(db: Database, principal: Principal, audit: AuditContext, order_id: str) -> Order:
+    async with transaction(db) as tx:
+        current = await _locked(tx, principal.org_id, order_id)
+        if current.carrier is None:
+            raise Conflict(f"order {order_id} has not shipped yet")
+        check_transition(current.status, S.DELIVERED)
+        delivered = await store.set_status(tx, current, S.DELIVERED)
+        await audit_store.record(tx, audit, order_id)
+        await tx.commit()
+    return delivered
+
+
+async def record_refund(
+    db: Database, org_id: str, order_id: str, *, refunded_total: Money, refund: Money, audit: AuditContext | None = None
+) -> Order:
+    """The payment side refunded `refund` (in total `refunded_total`): move the order along."""
+    async with transaction(db) as tx:
+        current = await _locked(tx, org_id, order_id)
+        if refunded_total.amount <= current.refunded.amount:
+            return current  # already recorded (a retried call)
+        target = status_after_refund(current.status, refunded_total, current.total)
+        if target is S.REFUNDED and current.status in HOLDS_RESERVATION and current.carrier is None:
+            await store.release_stock(tx, org_id, current.lines)  # fully refunded before shipping: it never ships
+        updated = await store.set_status(tx, current, target, refunded_amount=refunded_total.amount)
+        event = OrderRefunded(
+            order_id=order_id, order_number=updated.number, customer_email=updated.customer_email,
+            currency=updated.currency, refunded_minor=refund.amount, total_refunded_minor=refunded_total.amount,
+            fully_refunded=target is S.REFUNDED,
+        )  # fmt: skip
+        await publish(tx, event, org_id=org_id)
+        if audit is not None:
+            await audit_store.record(tx, audit, order_id)
+        await tx.commit()
+    return updated
+
+
+async def get_order(db: Database, principal: Principal, order_id: str) -> Order:
+    return await get_order_in(db, principal.org_id, order_id)
+
+
+async def get_order_in(db: Database, org_id: str, order_id: str) -> Order:
+    async with transaction(db) as tx:
+        found = await store.get_order(tx, org_id, order_id)
+    if found is None:
+        raise NotFound(f"no order {order_id}")
+    return found
+
+
+def check_refundable(o: Order) -> None:
+    if o.status not in REFUNDABLE:
+        raise Conflict(f"order {o.id} is {o.status.value}; only paid or shipped orders can be refunded")
+
+
+async def list_orders(
+    db: Database,
+    principal: Principal,
+    *,
+    status: OrderStatus | None,
+    customer_email: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Order]:
+    async with transaction(db) as tx:
+        return await store.list_orders(
+            tx,
+            principal.org_id,
+            status=status,
+            customer_email=customer_email,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+async def expired_reservations(db: Database, limit: int = 100) -> list[tuple[str, str]]:
+    async with transaction(db) as tx:
+        return await store.expired_pending(tx, limit)

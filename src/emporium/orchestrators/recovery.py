@@ -1,0 +1,90 @@
+"""Finish or compensate checkouts that a crash, a timeout or an abandoned payment left half done.
+
+Run periodically (see `modules/orders/jobs.py`). Every step is one of the
+workflows the checkout itself uses, each safe to repeat, so running recovery
+twice — or on two replicas at once — changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from emporium.modules.orders import workflows as orders
+from emporium.modules.payments import workflows as payments
+from emporium.orchestrators.checkout import REFUSED, settle
+from emporium.platform.db.engine import Database
+from emporium.platform.errors import NotFound, PaymentDeclined
+from emporium.platform.idempotency import workflows as idempotency
+
+
+@dataclass
+class Recovery:
+    settled: int = 0
+    cancelled: int = 0
+    unknown: int = 0
+    released_keys: int = 0
+    finished_checkouts: list[tuple[str, str, orders.Order]] = field(default_factory=list)  # (org, key, order)
+
+
+async def _settle_order(db: Database, order: orders.Order, report: Recovery) -> orders.Order:
+    if order.status.value != "pending_payment":
+        return order
+    payment = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
+    if payment is None:  # the crash came before the payment was even started
+        report.cancelled += 1
+        return await orders.cancel_order(db, order.org_id, order.id, reason="checkout_interrupted")
+    if payment.status == "pending":
+        payment = await payments.resolve_pending(db, org_id=order.org_id, payment_id=payment.id)
+    try:
+        outcome = await settle(db, order, payment)
+    except PaymentDeclined:
+        report.cancelled += 1
+        return await orders.get_order_in(db, order.org_id, order.id)
+    if outcome.settled:
+        report.settled += 1
+    else:
+        report.unknown += 1
+    return outcome.order
+
+
+async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: int = 100) -> Recovery:
+    report = Recovery()
+    # 1. Requests that claimed a key and never answered (the process died mid-checkout).
+    for org_id, key, resource_id in await idempotency.stale_keys(db, unknown_after, limit):
+        if resource_id is None or not resource_id.startswith("ord_"):
+            await idempotency.release_key(db, org_id, key)  # its effect is idempotent by key: a retry is safe
+            report.released_keys += 1
+            continue
+        try:
+            order = await orders.get_order_in(db, org_id, resource_id)
+        except NotFound:
+            await idempotency.release_key(db, org_id, key)
+            report.released_keys += 1
+            continue
+        order = await _settle_order(db, order, report)
+        if order.status.value != "pending_payment":
+            report.finished_checkouts.append((org_id, key, order))
+    # 2. Payments whose outcome was ambiguous (timeout, dropped connection).
+    for payment in await payments.stale_pending(db, older_than=unknown_after, limit=limit):
+        await _settle_order(db, await orders.get_order_in(db, payment.org_id, payment.order_id), report)
+    # 3. Orders still unpaid when their stock reservation ran out.
+    for org_id, order_id in await orders.expired_reservations(db, limit):
+        order = await _settle_order(db, await orders.get_order_in(db, org_id, order_id), report)
+        if order.status.value == "pending_payment":  # still unknown: give the stock back, void what may exist
+            payment = await payments.payment_for_order(db, org_id=org_id, order_id=order_id)
+            if payment is not None and payment.status not in REFUSED:
+                await payments.void(db, org_id=org_id, payment_id=payment.id)
+            await orders.cancel_order(db, org_id, order_id, reason="reservation_expired")
+            report.cancelled += 1
+    return report
+
+
+async def expire_authorizations(db: Database, *, older_than: timedelta) -> int:
+    """Authorizations are not kept forever: void them and cancel their orders (releasing stock)."""
+    expired = await payments.expire_authorizations(db, older_than=older_than)
+    for payment in expired:
+        order = await orders.get_order_in(db, payment.org_id, payment.order_id)
+        if order.status.value in {"pending_payment", "paid"}:
+            await orders.cancel_order(db, payment.org_id, payment.order_id, reason="authorization_expired")
+    return len(expired)

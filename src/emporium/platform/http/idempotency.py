@@ -1,0 +1,121 @@
+"""The Idempotency-Key edge: any POST that creates or moves money goes through `idempotent`.
+
+- missing key where required -> 400 `idempotency_key_required`
+- same key, different method/path/body -> 422 `idempotency_key_reused`
+- same key while the first request runs -> 409 `idempotency_key_in_flight`
+- same key after it finished -> the stored status and body, byte for byte,
+  with `Idempotent-Replayed: true`
+
+The effect claims the key inside its own first transaction (see
+`platform.idempotency.store.claim`), so two identical requests racing each
+other cannot both run the effect: the second waits on the unique index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emporium.platform.auth.principal import Principal
+from emporium.platform.errors import BadRequest, DomainError, FieldError, ValidationFailed
+from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
+from emporium.platform.http.state import database_of
+from emporium.platform.idempotency.store import IdempotencyClaim, KeyAlreadyClaimed, StoredKey
+from emporium.platform.idempotency.workflows import claim_key, complete_key, find_key
+
+HEADER = "idempotency-key"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+Effect = Callable[[IdempotencyClaim], Awaitable[tuple[int, BaseModel]]]
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    title = "This request needs an Idempotency-Key header"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+def _claim(request: Request, principal: Principal, body: bytes) -> IdempotencyClaim:
+    key = request.headers.get(HEADER)
+    if key is None:
+        raise IdempotencyKeyRequired(
+            "send an Idempotency-Key header (a unique value per intended operation, e.g. a UUID)",
+            errors=[FieldError("header.idempotency-key", "missing", "required on this endpoint")],
+        )
+    if not _VALID_KEY.match(key):
+        raise IdempotencyKeyRequired(
+            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
+            errors=[FieldError("header.idempotency-key", "format", "1-255 visible ASCII characters")],
+        )
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
+    return IdempotencyClaim(principal.org_id, key, digest)
+
+
+def _answer_from(stored: StoredKey, claim: IdempotencyClaim) -> Response:
+    if stored.fingerprint != claim.fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with a different request body or path",
+            errors=[FieldError("header.idempotency-key", "reused", "use a new key for a different request")],
+        )
+    if stored.status != "done" or stored.response_status is None:
+        raise KeyAlreadyClaimed("a request with this Idempotency-Key is still in progress; retry shortly")
+    return Response(
+        content=stored.response_body or b"",
+        status_code=stored.response_status,
+        media_type=stored.response_content_type,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+def _problem_bytes(error: DomainError, request: Request) -> bytes:
+    body = problem_body(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        instance=request.url.path,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        errors=error.errors,
+        extensions=error.extensions,
+    )
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def idempotent(request: Request, principal: Principal, effect: Effect, *, claim_first: bool = False) -> Response:
+    """Run `effect` at most once per key. By default the effect claims the key in its own first
+    transaction; with `claim_first` the key is claimed here, for effects idempotent by the key themselves."""
+    db = database_of(request)
+    claim = _claim(request, principal, await request.body())
+    stored = await find_key(db, claim.org_id, claim.key)
+    if stored is not None:
+        return _answer_from(stored, claim)
+    try:
+        if claim_first:
+            await claim_key(db, claim)
+        status, model = await effect(claim)
+    except KeyAlreadyClaimed:
+        # Another request claimed the key while ours ran its first transaction: answer as a retry would.
+        stored = await find_key(db, claim.org_id, claim.key)
+        if stored is None:
+            raise
+        return _answer_from(stored, claim)
+    except DomainError as error:
+        # Store the refusal too when the effect had already claimed the key (e.g. payment declined).
+        payload = _problem_bytes(error, request)
+        if await complete_key(db, claim.org_id, claim.key, error.status, payload, PROBLEM_MEDIA_TYPE):
+            return Response(content=payload, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+        raise
+    payload = json.dumps(jsonable_encoder(model), separators=(",", ":")).encode()
+    await complete_key(db, claim.org_id, claim.key, status, payload, "application/json")
+    return Response(content=payload, status_code=status, media_type="application/json")
