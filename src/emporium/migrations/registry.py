@@ -7,6 +7,7 @@ from __future__ import annotations
 import emporium.modules.catalog.tables
 import emporium.modules.identity.tables
 import emporium.modules.notifications.tables
+import emporium.modules.payments.tables
 import emporium.platform.audit.tables
 import emporium.platform.events.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
