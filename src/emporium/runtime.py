@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from emporium import bus
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
+from emporium.modules.payments import workflows as payments
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
@@ -36,6 +37,7 @@ class Runtime:
     cache: VersionedCache
     subscriptions: Subscriptions
     dispatcher: Dispatcher | None
+    payment_providers: payments.Providers
 
 
 def dispatch_settings_for(config: Config) -> DispatchSettings:
@@ -79,6 +81,17 @@ def jwt_verifier_for(config: Config) -> JwtVerifier | None:
     )
 
 
+def payment_providers_for(config: Config) -> payments.Providers:
+    return payments.Providers(
+        payments.ProviderSettings(
+            stripe_api_key=config.stripe_api_key,
+            stripe_api_base=config.stripe_api_base,
+            stripe_webhook_secret=config.stripe_webhook_secret,
+            sandbox_webhook_secret=config.sandbox_webhook_secret,
+        )
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     config: Config, database_url: str, *, subscriptions: Subscriptions | None = None
@@ -90,6 +103,10 @@ async def open_runtime(
         principals = PrincipalCache()
         cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()
         stack.push_async_callback(cache.close)
+        providers = payment_providers_for(config)
+        stack.push_async_callback(providers.close)
+        payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
+        stack.callback(payments.uninstall, providers)
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:
@@ -109,4 +126,5 @@ async def open_runtime(
             cache=cache,
             subscriptions=hosted,
             dispatcher=dispatcher,
+            payment_providers=providers,
         )
