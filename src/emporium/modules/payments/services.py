@@ -29,7 +29,10 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 
-_LIVE = payment.c.status.in_([s.value for s in LIVE_STATUSES])
+# Exactly the predicate of the partial unique index `uq_payment_live_order` (ON CONFLICT must name it).
+_LIVE_PREDICATE = "status IN ('pending', 'authorized', 'captured')"
+_LIVE = text(_LIVE_PREDICATE)
+assert {f"'{s.value}'" for s in LIVE_STATUSES} == set(_LIVE_PREDICATE[11:-1].split(", "))
 
 
 def _payment(row: Any) -> Payment:
@@ -107,7 +110,7 @@ async def latest_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None
     query = (
         select(payment)
         .where(payment.c.org_id == org_id, payment.c.order_id == order_id)
-        .order_by(_LIVE.desc(), payment.c.created_at.desc(), payment.c.id.desc())
+        .order_by(text(f"({_LIVE_PREDICATE}) DESC"), payment.c.created_at.desc(), payment.c.id.desc())
         .limit(1)
     )
     return await _one(tx, query)

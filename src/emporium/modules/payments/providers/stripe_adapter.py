@@ -171,7 +171,7 @@ class StripeProvider:
             raise InvalidSignature(f"the Stripe-Signature was refused: {error.user_message or error}") from None
         except ValueError:
             raise InvalidSignature("the signed body is not a Stripe event") from None
-        obj: Any = event.data.object
+        obj = _plain(event).get("data", {}).get("object", {})
         metadata = obj.get("metadata") or {}
         status = WEBHOOK_STATUSES.get(event.type)
         amount: int | None = None
@@ -191,17 +191,24 @@ class StripeProvider:
         )
 
 
-def _charge(intent: Any) -> ProviderCharge:
-    currency = str(intent.currency).upper()
-    status = INTENT_STATUSES.get(str(intent.status), PaymentStatus.FAILED)
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (the library's objects are not dicts)."""
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return data if isinstance(data, dict) else {}
+
+
+def _charge(stripe_intent: Any) -> ProviderCharge:
+    intent = _plain(stripe_intent)
+    currency = str(intent["currency"]).upper()
+    status = INTENT_STATUSES.get(str(intent["status"]), PaymentStatus.FAILED)
     capturable = intent.get("amount_capturable") or 0
     received = intent.get("amount_received") or 0
     authorized = None
     if status is PaymentStatus.AUTHORIZED:
         authorized = Money(int(capturable), currency)
     elif status is PaymentStatus.CAPTURED:
-        authorized = Money(int(intent.amount), currency)
+        authorized = Money(int(intent["amount"]), currency)
     error = intent.get("last_payment_error") or {}
     reason = (error.get("decline_code") or error.get("code")) if error else None
     captured = Money(int(received), currency) if status is PaymentStatus.CAPTURED else None
-    return ProviderCharge(str(intent.id), status, authorized, captured, reason)
+    return ProviderCharge(str(intent["id"]), status, authorized, captured, reason)
