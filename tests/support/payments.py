@@ -12,7 +12,6 @@ from emporium.platform.db.engine import Database
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 
-
 HUNDRED_EUR = Money(10_000, "EUR")
 
 
