@@ -25,6 +25,7 @@ from emporium.platform.db.engine import Database
 from tests.support.bus import make_dead_letter
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
+from tests.support.payments import authorized_payment
 
 CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
 
@@ -98,6 +99,13 @@ def on_endpoint(json: dict[str, Any] | None = None) -> CallFactory:
         body = WebhookEndpointIn(url="https://hooks.example.com/x", event_types=["OrderCreated"])  # type: ignore[arg-type]
         row = await webhook_endpoint_crud.create(db, None, owner, setup_audit(owner), body)
         return Call(f"/v1/webhook-endpoints/{row['id']}", json)
+
+    return make
+
+
+def on_payment(suffix: str = "", json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/payments/{(await authorized_payment(db, tenant.org_id)).id}{suffix}", json)
 
     return make
 
@@ -177,6 +185,8 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
         on_dead_letter("/replay"),
         _expect(401, 403, 403, 200, 200, 403, 404),
     ),
+    ("GET", "/v1/payments/{id}"): (on_payment(), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("POST", "/v1/payments/{id}/capture"): (on_payment("/capture"), _expect(401, 403, 403, 200, 200, 403, 404)),
 }
 
 
@@ -205,6 +215,7 @@ def test_public_routes_are_exactly_the_probes_and_docs() -> None:
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
+        "/v1/provider-webhooks/{provider}",  # signed by the provider instead (tests/api/test_payments_api.py)
     }
 
 

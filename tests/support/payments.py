@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import asyncpg
@@ -13,6 +14,9 @@ from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 
 HUNDRED_EUR = Money(10_000, "EUR")
+# Webhook secrets of the test app (conftest's Config): Standard Webhooks for the sandbox, Stripe's for stripe.
+SANDBOX_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-webhook-secret-for-tests!").decode()
+STRIPE_WEBHOOK_SECRET = "whsec_test_stripe_endpoint_secret"
 
 
 def new_order_id() -> str:
