@@ -22,6 +22,7 @@ from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
 from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Tenant, make_tenant
+from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -62,6 +63,9 @@ def config() -> Config:
         jwt_audience=JWT_AUDIENCE,
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
+        cron_enabled=False,
+        sandbox_webhook_secret=SANDBOX_WEBHOOK_SECRET,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
     )
 
 

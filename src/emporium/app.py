@@ -20,6 +20,8 @@ from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
 from emporium.modules.notifications.handlers import router as notifications_router
 from emporium.modules.orders.handlers import router as orders_router
+from emporium.modules.payments.handlers import router as payments_router
+from emporium.modules.payments.webhooks import router as provider_webhooks_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
@@ -66,6 +68,7 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
             app.state.database = runtime.db
             app.state.principal_cache = runtime.principal_cache
             app.state.cache = runtime.cache
+            app.state.payment_providers = runtime.payment_providers
             setattr(app.state, SUBSCRIPTIONS_KEY, runtime.subscriptions)
             try:
                 yield
@@ -73,6 +76,7 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
                 app.state.runtime = None
                 app.state.database = None
                 app.state.cache = None
+                app.state.payment_providers = None
                 setattr(app.state, SUBSCRIPTIONS_KEY, None)
 
     app = FastAPI(
@@ -102,5 +106,7 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.include_router(catalog_router)
     app.include_router(notifications_router)
     app.include_router(orders_router)
+    app.include_router(payments_router)
+    app.include_router(provider_webhooks_router)  # public: the provider's signature authenticates it
     app.include_router(events_admin_router)
     return app

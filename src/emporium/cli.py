@@ -371,7 +371,9 @@ app.add_typer(orders_app, name="orders")
 @orders_app.command("recover")
 def orders_recover(
     ctx: typer.Context,
-    unknown_after: Annotated[float, typer.Option(help="settle checkouts whose outcome is unknown after N seconds")] = 60,
+    unknown_after: Annotated[
+        float, typer.Option(help="settle checkouts whose outcome is unknown after N seconds")
+    ] = 60,
 ) -> None:
     """Run one recovery pass now: settle or compensate stuck checkouts (the cron job does this every 10 s)."""
     from datetime import timedelta

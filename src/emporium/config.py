@@ -43,6 +43,7 @@ class Config:
     log_format: LogFormat = "auto"
     demo_bootstrap: bool = False
     redis_url: str | None = None
+    cron_enabled: bool = True
     order_reservation_ttl: float = 900.0
     checkout_recovery_after: float = 60.0
     jwt_algorithms: tuple[str, ...] = ()
@@ -62,6 +63,11 @@ class Config:
     events_retry_base: float = 1.0
     events_retry_max: float = 300.0
     broker_url: str | None = None
+    payment_authorization_ttl: float = 604800.0
+    stripe_api_key: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: str | None = None
+    sandbox_webhook_secret: str | None = None
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -171,6 +177,26 @@ def _nats_url() -> tuple[str, Callable[[str], str]]:
     return "a nats://host:port URL (several separated by commas)", parse
 
 
+def _http_url() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(raw)
+        return raw.strip().rstrip("/")
+
+    return "an http(s)://host[:port] URL", parse
+
+
+def _prefixed_secret(prefix: str, min_length: int) -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value.startswith(prefix) or len(value) < min_length or any(c.isspace() for c in value):
+            raise ValueError(raw)
+        return value
+
+    return f"a secret starting with {prefix!r} (at least {min_length} characters)", parse
+
+
 def _text(min_length: int = 1) -> tuple[str, Callable[[str], str]]:
     def parse(raw: str) -> str:
         if len(raw.strip()) < min_length:
@@ -269,6 +295,13 @@ SETTINGS: tuple[Setting, ...] = (
         "demo_bootstrap",
         "false",
         "On an empty database, create a demo org and print its API key (development only; `make run` sets it).",
+        _boolean(),
+    ),
+    _setting(
+        "CRON_ENABLED",
+        "cron_enabled",
+        "true",
+        "Run the periodic jobs (checkout recovery, authorization expiry, key purge) in this process.",
         _boolean(),
     ),
     _setting(
@@ -371,6 +404,45 @@ SETTINGS: tuple[Setting, ...] = (
         "NATS JetStream for events that leave the process, e.g. `nats://127.0.0.1:4222`. "
         "Empty: events are delivered in-process from the outbox.",
         _nats_url(),
+    ),
+    _setting(
+        "PAYMENT_AUTHORIZATION_TTL",
+        "payment_authorization_ttl",
+        "604800",
+        "Age in seconds after which an uncaptured card authorization is voided (and its order cancelled); 7 days.",
+        _seconds(60, 2_592_000),
+    ),
+    _setting(
+        "STRIPE_API_KEY",
+        "stripe_api_key",
+        "",
+        "Stripe secret key (`sk_...`/`rk_...`). Empty: the `stripe` provider cannot move money.",
+        _text(8),
+        secret=True,
+    ),
+    _setting(
+        "STRIPE_API_BASE",
+        "stripe_api_base",
+        "https://api.stripe.com",
+        "Base URL of the Stripe API (point it at a stub in tests).",
+        _http_url(),
+    ),
+    _setting(
+        "STRIPE_WEBHOOK_SECRET",
+        "stripe_webhook_secret",
+        "",
+        "Signing secret (`whsec_...`) of the Stripe webhook endpoint `/v1/provider-webhooks/stripe`.",
+        _prefixed_secret("whsec_", 16),
+        secret=True,
+    ),
+    _setting(
+        "SANDBOX_WEBHOOK_SECRET",
+        "sandbox_webhook_secret",
+        "",
+        "Standard Webhooks secret (`whsec_` + base64) for `/v1/provider-webhooks/sandbox`. "
+        "Empty: sandbox webhooks are refused.",
+        _prefixed_secret("whsec_", 16),
+        secret=True,
     ),
 )
 

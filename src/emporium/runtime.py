@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from emporium import bus
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
+from emporium.modules.orders import jobs as orders_jobs
+from emporium.modules.payments import workflows as payments
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
+from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
 from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamForwarder
@@ -36,6 +40,7 @@ class Runtime:
     cache: VersionedCache
     subscriptions: Subscriptions
     dispatcher: Dispatcher | None
+    payment_providers: payments.Providers
 
 
 def dispatch_settings_for(config: Config) -> DispatchSettings:
@@ -79,6 +84,17 @@ def jwt_verifier_for(config: Config) -> JwtVerifier | None:
     )
 
 
+def payment_providers_for(config: Config) -> payments.Providers:
+    return payments.Providers(
+        payments.ProviderSettings(
+            stripe_api_key=config.stripe_api_key,
+            stripe_api_base=config.stripe_api_base,
+            stripe_webhook_secret=config.stripe_webhook_secret,
+            sandbox_webhook_secret=config.sandbox_webhook_secret,
+        )
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     config: Config, database_url: str, *, subscriptions: Subscriptions | None = None
@@ -90,6 +106,10 @@ async def open_runtime(
         principals = PrincipalCache()
         cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()
         stack.push_async_callback(cache.close)
+        providers = payment_providers_for(config)
+        stack.push_async_callback(providers.close)
+        payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
+        stack.callback(payments.uninstall, providers)
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:
@@ -99,6 +119,17 @@ async def open_runtime(
             dispatcher = Dispatcher(db, hosted, dispatch_settings_for(config), forwarder=forwarder)
             dispatcher.start()
             stack.push_async_callback(dispatcher.stop)  # stopped before the pool closes
+        if config.cron_enabled:
+            scheduler = Scheduler(
+                db,
+                orders_jobs.jobs(
+                    db,
+                    unknown_after=timedelta(seconds=config.checkout_recovery_after),
+                    authorization_ttl=timedelta(seconds=config.payment_authorization_ttl),
+                ),
+            )
+            scheduler.start()
+            stack.push_async_callback(scheduler.stop)  # stopped at a safe point, before the pool closes
         yield Runtime(
             config=config,
             db=db,
@@ -109,4 +140,5 @@ async def open_runtime(
             cache=cache,
             subscriptions=hosted,
             dispatcher=dispatcher,
+            payment_providers=providers,
         )

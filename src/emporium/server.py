@@ -12,7 +12,10 @@ docs/decisions/002-granian-graceful-shutdown.md.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import math
+import os
+import signal
 import sys
 from typing import Any
 
@@ -30,6 +33,19 @@ from emporium.platform.telemetry.logging import get_logger, stdlib_passthrough_c
 from emporium.runtime import open_runtime
 
 _log = get_logger("emporium.server")
+
+
+def die_with_parent() -> None:
+    """Linux: a worker whose main process is killed (-9) is killed too, instead of serving on as an orphan
+    that no supervisor knows about. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        _log.warning("pdeathsig_unavailable", errno=ctypes.get_errno())
+    if os.getppid() == 1:  # the parent died before the call above took effect
+        os._exit(1)
 
 
 def resolve_database_url(config: Config) -> str:
@@ -75,6 +91,7 @@ def serve(config: Config) -> None:
 
     def load_app(*_args: Any, **_kwargs: Any) -> Any:
         # Runs in each worker process: resources are opened there, on its own loop.
+        die_with_parent()
         return create_app(lambda: open_runtime(config, database_url))
 
     server = Server(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,11 +21,16 @@ from emporium.app import create_app
 from emporium.modules.identity.domain import Role
 from emporium.modules.notifications.resources import webhook_endpoint_crud
 from emporium.modules.notifications.schemas import WebhookEndpointIn
+from emporium.modules.orders.workflows import OrderSpec
+from emporium.orchestrators import checkout
 from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
+from emporium.platform.idempotency.store import IdempotencyClaim
 from tests.support.bus import make_dead_letter
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
+from tests.support.orders import key, order_body
+from tests.support.payments import authorized_payment
 
 CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
 
@@ -33,6 +39,7 @@ CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "othe
 class Call:
     path: str
     json: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
 
 
 CallFactory = Callable[[Database, Tenant], Awaitable[Call]]
@@ -102,6 +109,42 @@ def on_endpoint(json: dict[str, Any] | None = None) -> CallFactory:
     return make
 
 
+def on_payment(suffix: str = "", json: dict[str, Any] | None = None) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        return Call(f"/v1/payments/{(await authorized_payment(db, tenant.org_id)).id}{suffix}", json)
+
+    return make
+
+
+async def _paid_order(db: Database, tenant: Tenant) -> str:
+    product = await make_product(db, tenant, price=10_000, on_hand=1)
+    owner = tenant.owner_principal
+    placed = await checkout.place_order(
+        db, owner, setup_audit(owner), IdempotencyClaim(tenant.org_id, key(), "f" * 64),
+        OrderSpec(lines=[(str(product["sku"]), 1)], customer_email="m@example.com"),
+        checkout.PaymentChoice("sandbox", "tok_success"), reservation_ttl=timedelta(minutes=15),
+    )  # fmt: skip
+    return placed.order.id
+
+
+def on_order(
+    suffix: str = "", json: dict[str, Any] | None = None, *, shipped: bool = False, idem: bool = False
+) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        order_id = await _paid_order(db, tenant)
+        if shipped:
+            owner = tenant.owner_principal
+            await checkout.fulfill(db, owner, setup_audit(owner), order_id, carrier="DHL", tracking_number="1")
+        return Call(f"/v1/orders/{order_id}{suffix}", json, {"Idempotency-Key": key()} if idem else None)
+
+    return make
+
+
+async def new_order(db: Database, tenant: Tenant) -> Call:
+    product = await make_product(db, tenant, on_hand=1)
+    return Call("/v1/orders", order_body((str(product["sku"]), 1)), {"Idempotency-Key": key()})
+
+
 async def new_product(db: Database, tenant: Tenant) -> Call:
     return Call("/v1/products", {"sku": new_sku(), "name": "New", "price": {"amount": 100, "currency": "EUR"}})
 
@@ -128,6 +171,27 @@ CATALOG_DELETE = _expect(401, 403, 204, 204, 204, 403, 404)
 MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), READ_BY_EVERYONE),
     ("GET", "/v1/orgs/me"): (fixed("/v1/orgs/me"), READ_BY_EVERYONE),
+    ("PATCH", "/v1/orgs/me"): (
+        fixed("/v1/orgs/me", {"capture_mode": "immediate"}),  # a no-op change: the shared tenants stay as they are
+        _expect(401, 403, 403, 200, 200, 403, 200),
+    ),
+    ("GET", "/v1/orders"): (fixed("/v1/orders?limit=5"), _expect(401, 200, 200, 200, 200, 403, 200)),
+    # Another org's admin names org A's SKU, which its own catalog does not have: 422.
+    ("POST", "/v1/orders"): (new_order, _expect(401, 403, 201, 201, 201, 201, 422)),
+    ("GET", "/v1/orders/{id}"): (on_order(), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("POST", "/v1/orders/{id}/cancel"): (on_order("/cancel"), _expect(401, 403, 409, 409, 409, 403, 404)),
+    ("POST", "/v1/orders/{id}/fulfill"): (
+        on_order("/fulfill", {"carrier": "DHL", "tracking_number": "42"}),
+        _expect(401, 403, 200, 200, 200, 403, 404),
+    ),
+    ("POST", "/v1/orders/{id}/deliver"): (
+        on_order("/deliver", shipped=True),
+        _expect(401, 403, 200, 200, 200, 403, 404),
+    ),
+    ("POST", "/v1/orders/{id}/refunds"): (
+        on_order("/refunds", {"amount": 100}, idem=True),
+        _expect(401, 403, 403, 201, 201, 403, 404),
+    ),
     ("GET", "/v1/users"): (fixed("/v1/users"), READ_BY_PEOPLE),
     ("GET", "/v1/users/{id}"): (on_user(), _expect(401, 200, 200, 200, 200, 403, 404)),
     ("POST", "/v1/users"): (invite, _expect(401, 403, 403, 201, 201, 403, 201)),
@@ -177,6 +241,8 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
         on_dead_letter("/replay"),
         _expect(401, 403, 403, 200, 200, 403, 404),
     ),
+    ("GET", "/v1/payments/{id}"): (on_payment(), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("POST", "/v1/payments/{id}/capture"): (on_payment("/capture"), _expect(401, 403, 403, 200, 200, 403, 404)),
 }
 
 
@@ -205,6 +271,7 @@ def test_public_routes_are_exactly_the_probes_and_docs() -> None:
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
+        "/v1/provider-webhooks/{provider}",  # signed by the provider instead (tests/api/test_payments_api.py)
     }
 
 
@@ -231,7 +298,7 @@ async def test_matrix_cell(
     make_call, expected = MATRIX[route]
     call = await make_call(db, tenant)
     response = await app_client.request(
-        route[0], call.path, json=call.json, headers=_headers(caller, tenant, other_tenant)
+        route[0], call.path, json=call.json, headers={**_headers(caller, tenant, other_tenant), **(call.headers or {})}
     )
     assert response.status_code == expected[caller], response.text
     if response.status_code >= 400:

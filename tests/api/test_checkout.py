@@ -11,17 +11,7 @@ from emporium.platform.db.engine import Database
 from tests.api.test_edge import assert_problem
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant, bearer, make_tenant
-from tests.support.orders import key, order_body, place
-
-
-async def _charges(pg: asyncpg.Connection, order_id: str) -> int:
-    return int(
-        await pg.fetchval(
-            "SELECT count(*) FROM payments.sandbox_ledger l JOIN payments.payment p ON p.id = l.payment_id "
-            "WHERE p.order_id = $1 AND l.operation = 'authorize'",
-            order_id,
-        )
-    )
+from tests.support.orders import key, order_body, order_charges, place
 
 
 async def _inventory(pg: asyncpg.Connection, product_id: object) -> tuple[int, int]:
@@ -34,7 +24,9 @@ async def test_a_paid_order_snapshots_lines_reserves_stock_and_charges_once(
 ) -> None:
     shirt = await make_product(db, tenant, price=1500, on_hand=5)
     mug = await make_product(db, tenant, price=799, on_hand=5)
-    response = await place(app_client, tenant.storefront_key, order_body((str(shirt["sku"]), 2), (str(mug["sku"]), 1), shipping=490))
+    response = await place(
+        app_client, tenant.storefront_key, order_body((str(shirt["sku"]), 2), (str(mug["sku"]), 1), shipping=490)
+    )
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["status"] == "paid"
@@ -45,16 +37,25 @@ async def test_a_paid_order_snapshots_lines_reserves_stock_and_charges_once(
         (mug["sku"], 1, 799),
     ] or sorted(line["sku"] for line in order["lines"]) == sorted([shirt["sku"], mug["sku"]])
     assert await _inventory(pg, shirt["id"]) == (5, 2)
-    assert await _charges(pg, order["id"]) == 1
-    events = [r["name"] for r in await pg.fetch("SELECT name FROM platform.outbox WHERE aggregate_id = $1 ORDER BY seq", order["id"])]
+    assert await order_charges(pg, order["id"]) == 1
+    events = [
+        r["name"]
+        for r in await pg.fetch("SELECT name FROM platform.outbox WHERE aggregate_id = $1 ORDER BY seq", order["id"])
+    ]
     assert events[:2] == ["orders.order_created", "orders.order_paid"]
     # A price change later does not touch the order's snapshot.
-    await app_client.patch(f"/v1/products/{shirt['id']}", headers=bearer(tenant.owner_key), json={"price": {"amount": 1, "currency": "EUR"}})
+    await app_client.patch(
+        f"/v1/products/{shirt['id']}",
+        headers=bearer(tenant.owner_key),
+        json={"price": {"amount": 1, "currency": "EUR"}},
+    )
     again = (await app_client.get(f"/v1/orders/{order['id']}", headers=bearer(tenant.owner_key))).json()
     assert again["lines"] == order["lines"]
 
 
-async def test_idempotency_key_rules(app_client: httpx.AsyncClient, db: Database, tenant: Tenant, pg: asyncpg.Connection) -> None:
+async def test_idempotency_key_rules(
+    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, pg: asyncpg.Connection
+) -> None:
     product = await make_product(db, tenant, on_hand=10)
     body = order_body((str(product["sku"]), 1))
     headers = bearer(tenant.storefront_key)
@@ -68,7 +69,12 @@ async def test_idempotency_key_rules(app_client: httpx.AsyncClient, db: Database
     assert replay.headers["idempotent-replayed"] == "true"
     other = await place(app_client, tenant.storefront_key, order_body((str(product["sku"]), 2)), idem)
     assert_problem(other, 422, "idempotency_key_reused")
-    assert await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1 AND id = $2", tenant.org_id, first.json()["id"]) == 1
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM orders.order WHERE org_id = $1 AND id = $2", tenant.org_id, first.json()["id"]
+        )
+        == 1
+    )
     assert await _inventory(pg, product["id"]) == (10, 1)
 
 
@@ -87,8 +93,13 @@ async def test_50_identical_concurrent_requests_make_one_order_and_one_charge(
         assert {r.content for r in created} == {created[0].content}  # replays are byte-identical
         assert all(r.status_code == 409 for r in others), {r.status_code for r in others}
         order_id = created[0].json()["id"]
-        assert await pg.fetchval("SELECT count(*) FROM platform.idempotency_key WHERE org_id = $1 AND key = $2", shop.org_id, idem) == 1
-        assert await _charges(pg, order_id) == 1
+        assert (
+            await pg.fetchval(
+                "SELECT count(*) FROM platform.idempotency_key WHERE org_id = $1 AND key = $2", shop.org_id, idem
+            )
+            == 1
+        )
+        assert await order_charges(pg, order_id) == 1
     assert await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1", shop.org_id) == 20
     assert await _inventory(pg, product["id"]) == (1000, 20)
 
@@ -124,11 +135,15 @@ async def test_a_declined_card_cancels_the_order_and_releases_stock(
     assert replay.content == declined.content
 
 
-async def test_fulfil_deliver_and_refund(app_client: httpx.AsyncClient, db: Database, tenant: Tenant, pg: asyncpg.Connection) -> None:
+async def test_fulfil_deliver_and_refund(
+    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, pg: asyncpg.Connection
+) -> None:
     product = await make_product(db, tenant, price=10_000, on_hand=2)
     order = (await place(app_client, tenant.storefront_key, order_body((str(product["sku"]), 1)))).json()
     owner = bearer(tenant.owner_key)
-    shipped = await app_client.post(f"/v1/orders/{order['id']}/fulfill", headers=owner, json={"carrier": "DHL", "tracking_number": "123"})
+    shipped = await app_client.post(
+        f"/v1/orders/{order['id']}/fulfill", headers=owner, json={"carrier": "DHL", "tracking_number": "123"}
+    )
     assert shipped.json()["status"] == "fulfilled", shipped.text
     assert await _inventory(pg, product["id"]) == (1, 0)  # the reserved unit left the warehouse
     delivered = await app_client.post(f"/v1/orders/{order['id']}/deliver", headers=owner)
@@ -149,7 +164,11 @@ async def test_fulfil_deliver_and_refund(app_client: httpx.AsyncClient, db: Data
         f"/v1/orders/{order['id']}/refunds", headers={**owner, "Idempotency-Key": key()}, json={"amount": 1}
     )
     assert too_much.status_code == 409
-    assert_problem(await app_client.post(f"/v1/orders/{order['id']}/refunds", headers=owner, json={"amount": 1}), 400, "idempotency_key_required")
+    assert_problem(
+        await app_client.post(f"/v1/orders/{order['id']}/refunds", headers=owner, json={"amount": 1}),
+        400,
+        "idempotency_key_required",
+    )
 
 
 async def test_50_concurrent_ten_percent_refunds_exactly_ten_succeed(
@@ -160,7 +179,9 @@ async def test_50_concurrent_ten_percent_refunds_exactly_ten_succeed(
     owner = bearer(tenant.owner_key)
     responses = await asyncio.gather(
         *(
-            app_client.post(f"/v1/orders/{order['id']}/refunds", headers={**owner, "Idempotency-Key": key()}, json={"amount": 1_000})
+            app_client.post(
+                f"/v1/orders/{order['id']}/refunds", headers={**owner, "Idempotency-Key": key()}, json={"amount": 1_000}
+            )
             for _ in range(50)
         )
     )
@@ -174,18 +195,24 @@ async def test_50_concurrent_ten_percent_refunds_exactly_ten_succeed(
 async def test_cancel_voids_and_releases(app_client: httpx.AsyncClient, db: Database) -> None:
     shop = await make_tenant(db, "Later capture")
     owner = bearer(shop.owner_key)
-    assert (await app_client.patch("/v1/orgs/me", headers=owner, json={"capture_mode": "on_fulfillment"})).status_code == 200
+    assert (
+        await app_client.patch("/v1/orgs/me", headers=owner, json={"capture_mode": "on_fulfillment"})
+    ).status_code == 200
     product = await make_product(db, shop, on_hand=4)
     order = (await place(app_client, shop.storefront_key, order_body((str(product["sku"]), 3)))).json()
     assert order["status"] == "paid"
     assert order["capture_mode"] == "on_fulfillment"
-    cancelled = await app_client.post(f"/v1/orders/{order['id']}/cancel", headers=owner, json={"reason": "customer asked"})
+    cancelled = await app_client.post(
+        f"/v1/orders/{order['id']}/cancel", headers=owner, json={"reason": "customer asked"}
+    )
     assert cancelled.json()["status"] == "cancelled", cancelled.text
     inventory = (await app_client.get(f"/v1/products/{product['id']}/inventory", headers=owner)).json()
     assert inventory["reserved"] == 0
     payment = await app_client.get("/v1/orders/" + order["id"], headers=owner)
     assert payment.json()["cancel_reason"] == "customer asked"
-    again = await app_client.post(f"/v1/orders/{order['id']}/fulfill", headers=owner, json={"carrier": "x", "tracking_number": "y"})
+    again = await app_client.post(
+        f"/v1/orders/{order['id']}/fulfill", headers=owner, json={"carrier": "x", "tracking_number": "y"}
+    )
     problem = assert_problem(again, 409, "invalid_transition")
     assert problem["current_state"] == "cancelled"
     assert problem["target_state"] == "fulfilled"

@@ -17,7 +17,7 @@ from emporium.platform.db.engine import Database
 from tests.services import ROOT
 from tests.support.catalog import make_product
 from tests.support.identity import bearer, make_tenant
-from tests.support.orders import key, order_body
+from tests.support.orders import key, order_body, order_charges
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +25,22 @@ SERVER_ENV = {"CRON_ENABLED": "false", "EVENTS_DISPATCH": "false"}
 
 
 async def _fire(base_url: str, api_key: str, requests: list[tuple[str, dict[str, object]]]) -> list[int]:
+    lanes = asyncio.Semaphore(16)  # a steady stream rather than one burst, so the kill lands inside it
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
 
         async def one(idem: str, body: dict[str, object]) -> int:
-            try:
-                response = await client.post("/v1/orders", headers={**bearer(api_key), "Idempotency-Key": idem}, json=body)
-            except httpx.HTTPError:
-                return -1  # the server died under us: the client will retry
-            return response.status_code
+            async with lanes:
+                for _ in range(5):  # a well-behaved client retries a 503 (pool or DB busy) after Retry-After
+                    try:
+                        response = await client.post(
+                            "/v1/orders", headers={**bearer(api_key), "Idempotency-Key": idem}, json=body
+                        )
+                    except httpx.HTTPError:
+                        return -1  # the server died under us: the client will retry later
+                    if response.status_code != 503:
+                        return response.status_code
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                return response.status_code
 
         return list(await asyncio.gather(*(one(idem, body) for idem, body in requests)))
 
@@ -44,36 +52,43 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     product = await make_product(db, shop, on_hand=1_000)
     rng = random.Random(11)
     requests = [
-        (key(), order_body((str(product["sku"]), rng.randint(1, 3)), token=rng.choice(["tok_success"] * 4 + ["tok_drop", "tok_decline"])))
-        for _ in range(60)
+        (
+            key(),
+            order_body(
+                (str(product["sku"]), rng.randint(1, 3)),
+                token=rng.choice(["tok_success"] * 4 + ["tok_drop", "tok_decline"]),
+            ),
+        )
+        for _ in range(300)
     ]
     server = ServerProcess({"DATABASE_URL": database_url, **SERVER_ENV}, tmp_path / "first.log")
     try:
         await asyncio.to_thread(server.wait_ready)
         traffic = asyncio.create_task(_fire(server.base_url, shop.storefront_key, requests))
         for _ in range(1_000):  # kill once some orders exist: mid-stream, not before or after
-            if await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1", shop.org_id) >= 5:
+            if await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1", shop.org_id) >= 40:
                 break
             await asyncio.sleep(0.005)
         server.process.kill()
         first_answers = await traffic
     finally:
         server.stop()
-    assert -1 in first_answers or len(set(first_answers)) > 0
+    assert first_answers.count(-1) > 0, "the kill landed after the traffic: nothing was interrupted"
 
     restarted = ServerProcess({"DATABASE_URL": database_url, **SERVER_ENV}, tmp_path / "second.log")
     try:
         await asyncio.to_thread(restarted.wait_ready)
         retried = await _fire(restarted.base_url, shop.storefront_key, requests)
         assert all(code in (201, 202, 402, 409) for code in retried), retried
-        recover = subprocess.run(
+        recover = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "emporium.main", "orders", "recover", "--unknown-after", "0"],
             cwd=ROOT, env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url, "LOG_LEVEL": "warning"},
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert recover.returncode == 0, recover.stderr
         final = await _fire(restarted.base_url, shop.storefront_key, requests)
-        assert all(code in (200, 201, 402) for code in final), final
+        assert all(code in (200, 201, 202, 402) for code in final), final  # 202: the stored first answer
     finally:
         restarted.stop()
 
@@ -82,13 +97,10 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     assert len(orders) <= len(requests)
     assert keys == len(orders)  # one order per key, never two
     for order in orders:
-        authorizations = await pg.fetchval(
-            "SELECT count(*) FROM payments.sandbox_ledger l JOIN payments.payment p ON p.id = l.payment_id "
-            "WHERE p.order_id = $1 AND l.operation = 'authorize'",
-            order["id"],
-        )
+        authorizations = await order_charges(pg, order["id"])
         standing = await pg.fetchval(
-            "SELECT count(*) FROM payments.payment WHERE order_id = $1 AND status IN ('authorized', 'captured')", order["id"]
+            "SELECT count(*) FROM payments.payment WHERE order_id = $1 AND status IN ('authorized', 'captured')",
+            order["id"],
         )
         if order["status"] == "paid":
             assert (authorizations, standing) == (1, 1), order["id"]

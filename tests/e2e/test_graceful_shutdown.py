@@ -8,6 +8,7 @@ waits inside the server until the test releases the lock.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -127,3 +128,21 @@ def test_a_bad_setting_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["emporium: invalid configuration: PORT: expected an integer from 1 to 65535, got 'abc'"]
+
+
+async def test_workers_do_not_outlive_a_killed_main_process(server: ServerProcess) -> None:
+    """kill -9 of the main process takes its workers with it: nothing keeps serving unsupervised."""
+    group = server.process.pid
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(10)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(group, 0)  # anything left in the server's process group?
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a worker survived its main process"
+        await asyncio.sleep(0.05)
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=2) as client:
+            await client.get("/livez")

@@ -4,6 +4,7 @@ exactly one charge, or cancelled with its stock released and no charge standing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from emporium.platform.errors import PaymentDeclined
 from emporium.platform.idempotency.store import IdempotencyClaim
 from tests.support.catalog import make_product
 from tests.support.identity import make_tenant, setup_audit
-from tests.support.orders import key
+from tests.support.orders import key, order_charges
 
 
 class Injected(RuntimeError):
@@ -40,17 +41,15 @@ STEPS: dict[str, tuple[Any, str]] = {
 
 async def _final_state(pg: asyncpg.Connection, order_id: str, product_id: object) -> tuple[str, int, list[str], int]:
     status = await pg.fetchval("SELECT status FROM orders.order WHERE id = $1", order_id)
-    charges = await pg.fetchval(
-        "SELECT count(*) FROM payments.sandbox_ledger l JOIN payments.payment p ON p.id = l.payment_id "
-        "WHERE p.order_id = $1 AND l.operation = 'authorize'",
-        order_id,
-    )
-    payment_statuses = [r["status"] for r in await pg.fetch("SELECT status FROM payments.payment WHERE order_id = $1", order_id)]
+    charges = await order_charges(pg, order_id)
+    payment_statuses = [
+        r["status"] for r in await pg.fetch("SELECT status FROM payments.payment WHERE order_id = $1", order_id)
+    ]
     reserved = await pg.fetchval("SELECT reserved FROM catalog.inventory WHERE product_id = $1", product_id)
     return status, int(charges), payment_statuses, int(reserved)
 
 
-@pytest.mark.parametrize("step", sorted(STEPS) + ["ambiguous_provider_answer"])
+@pytest.mark.parametrize("step", [*sorted(STEPS), "ambiguous_provider_answer"])
 async def test_recovery_finishes_or_compensates_after_a_failure(
     step: str, db: Database, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,13 +63,11 @@ async def test_recovery_finishes_or_compensates_after_a_failure(
         module, name = STEPS[step]
         monkeypatch.setattr(module, name, _boom)
     outcome: Any = None
-    try:
+    with contextlib.suppress(Injected):
         outcome = await checkout.place_order(
             db, owner, setup_audit(owner), claim, spec, checkout.PaymentChoice("sandbox", token),
             reservation_ttl=timedelta(minutes=15),
         )  # fmt: skip
-    except Injected:
-        pass
     monkeypatch.undo()
     if step == "ambiguous_provider_answer":
         assert outcome is not None and not outcome.settled  # the answer was lost: the order waits
@@ -95,10 +92,10 @@ async def test_an_expired_reservation_is_cancelled_and_released(db: Database, pg
     shop = await make_tenant(db, "Expiry")
     product = await make_product(db, shop, on_hand=3)
     owner = shop.owner_principal
+    spec = OrderSpec(lines=[(str(product["sku"]), 1)], customer_email="e@example.com")
     placed = await orders_wf.place_order(
-        db, owner, setup_audit(owner), None, OrderSpec(lines=[(str(product["sku"]), 1)], customer_email="e@example.com"),
-        reservation_ttl=timedelta(seconds=-1),
-    )  # fmt: skip
+        db, owner, setup_audit(owner), None, spec, reservation_ttl=timedelta(seconds=-1)
+    )
     await recovery.recover_checkouts(db, unknown_after=timedelta(hours=1))
     status, _, _, reserved = await _final_state(pg, placed.id, product["id"])
     assert (status, reserved) == ("cancelled", 0)
@@ -125,5 +122,3 @@ async def test_concurrent_recovery_passes_do_not_double_anything(db: Database, p
         assert status == "paid"
         assert charges == 1
         assert payments.count("captured") + payments.count("authorized") == 1
-
-

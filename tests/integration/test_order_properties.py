@@ -32,7 +32,9 @@ actions = st.lists(
 )
 
 
-async def _scenario(database_url: str, steps: list[tuple[str, int]], quantities: list[int], capture_later: bool) -> None:
+async def _scenario(
+    database_url: str, steps: list[tuple[str, int]], quantities: list[int], capture_later: bool
+) -> None:
     db = Database(database_url)
     pg = await asyncpg.connect(database_url)
     try:
@@ -56,20 +58,25 @@ async def _scenario(database_url: str, steps: list[tuple[str, int]], quantities:
                 if name == "cancel":
                     await checkout.cancel(db, owner, setup_audit(owner), placed.order.id, "prop")
                 elif name == "fulfill":
-                    await checkout.fulfill(db, owner, setup_audit(owner), placed.order.id, carrier="c", tracking_number="t")
+                    await checkout.fulfill(
+                        db, owner, setup_audit(owner), placed.order.id, carrier="c", tracking_number="t"
+                    )
                 elif name == "deliver":
                     await orders_wf.deliver_order(db, owner, setup_audit(owner), placed.order.id)
                 else:
                     claim = IdempotencyClaim(shop.org_id, key(), "f" * 64)
                     await checkout.refund(db, owner, setup_audit(owner), claim, placed.order.id, amount)
             except DomainError as refused:
-                assert 400 <= refused.status < 500  # refused cleanly, never an unexpected error
+                refusal = refused.status
+                assert 400 <= refusal < 500  # refused cleanly, never an unexpected error
             row = await pg.fetchrow(
                 "SELECT status, subtotal_amount, shipping_amount, total_amount, refunded_amount, carrier "
                 "FROM orders.order WHERE id = $1",
                 placed.order.id,
             )
-            lines = await pg.fetchval("SELECT sum(line_total_amount) FROM orders.order_line WHERE order_id = $1", placed.order.id)
+            lines = await pg.fetchval(
+                "SELECT sum(line_total_amount) FROM orders.order_line WHERE order_id = $1", placed.order.id
+            )
             status = OrderStatus(row["status"])
             assert status == previous or status in TRANSITIONS[previous], (previous, status)
             previous = status
@@ -84,7 +91,8 @@ async def _scenario(database_url: str, steps: list[tuple[str, int]], quantities:
             assert refunded <= captured
             assert row["refunded_amount"] == refunded
             reserved = await pg.fetchval(
-                "SELECT sum(reserved) FROM catalog.inventory WHERE product_id = ANY($1::text[])", [p["id"] for p in products]
+                "SELECT sum(reserved) FROM catalog.inventory WHERE product_id = ANY($1::text[])",
+                [p["id"] for p in products],
             )
             # Stock stays reserved exactly while the order may still ship.
             holds = status in {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED} and row["carrier"] is None

@@ -24,5 +24,19 @@ def key() -> str:
     return f"key-{secrets.token_hex(8)}"
 
 
-async def place(client: httpx.AsyncClient, api_key: str, body: dict[str, Any], idem: str | None = None) -> httpx.Response:
+async def place(
+    client: httpx.AsyncClient, api_key: str, body: dict[str, Any], idem: str | None = None
+) -> httpx.Response:
     return await client.post("/v1/orders", headers={**bearer(api_key), "Idempotency-Key": idem or key()}, json=body)
+
+
+ORDER_CHARGES = (
+    "SELECT count(*) FROM payments.sandbox_ledger l JOIN payments.payment p "
+    "ON l.idempotency_key = 'emporium:' || p.id || ':authorize' "
+    "WHERE p.order_id = $1 AND l.operation = 'authorize' AND l.outcome = 'authorized'"
+)
+
+
+async def order_charges(pg: Any, order_id: str) -> int:
+    """Successful sandbox authorizations (real charges) made for an order, over all its payments."""
+    return int(await pg.fetchval(ORDER_CHARGES, order_id))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +43,7 @@ class ServerProcess:
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: nothing it forks can outlive the test
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -62,7 +65,7 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """SIGTERM (so an embedded PostgreSQL is stopped too), then SIGKILL if it hangs."""
+        """SIGTERM (so an embedded PostgreSQL is stopped too), then SIGKILL the whole group if it hangs."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -70,4 +73,6 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # workers left behind by a killed main process
         self._log.close()

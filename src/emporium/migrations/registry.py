@@ -8,6 +8,7 @@ import emporium.modules.catalog.tables
 import emporium.modules.identity.tables
 import emporium.modules.notifications.tables
 import emporium.modules.orders.tables
+import emporium.modules.payments.tables
 import emporium.platform.audit.tables
 import emporium.platform.events.tables
 import emporium.platform.idempotency.tables  # noqa: F401

@@ -7,8 +7,12 @@ twice — or on two replicas at once — changes nothing the second time.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+import structlog
 
 from emporium.modules.orders import workflows as orders
 from emporium.modules.payments import workflows as payments
@@ -17,6 +21,8 @@ from emporium.platform.db.engine import Database
 from emporium.platform.errors import NotFound, PaymentDeclined
 from emporium.platform.idempotency import workflows as idempotency
 
+_log = structlog.stdlib.get_logger("emporium.recovery")
+
 
 @dataclass
 class Recovery:
@@ -24,6 +30,7 @@ class Recovery:
     cancelled: int = 0
     unknown: int = 0
     released_keys: int = 0
+    failed: int = 0  # items that raised: logged, retried on the next pass
     finished_checkouts: list[tuple[str, str, orders.Order]] = field(default_factory=list)  # (org, key, order)
 
 
@@ -52,32 +59,50 @@ async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: in
     report = Recovery()
     # 1. Requests that claimed a key and never answered (the process died mid-checkout).
     for org_id, key, resource_id in await idempotency.stale_keys(db, unknown_after, limit):
-        if resource_id is None or not resource_id.startswith("ord_"):
-            await idempotency.release_key(db, org_id, key)  # its effect is idempotent by key: a retry is safe
-            report.released_keys += 1
-            continue
-        try:
-            order = await orders.get_order_in(db, org_id, resource_id)
-        except NotFound:
-            await idempotency.release_key(db, org_id, key)
-            report.released_keys += 1
-            continue
-        order = await _settle_order(db, order, report)
-        if order.status.value != "pending_payment":
-            report.finished_checkouts.append((org_id, key, order))
+        async with _isolated(report, "stale_key", key):
+            if resource_id is None or not resource_id.startswith("ord_"):
+                await idempotency.release_key(db, org_id, key)  # its effect is idempotent by key: a retry is safe
+                report.released_keys += 1
+                continue
+            try:
+                order = await orders.get_order_in(db, org_id, resource_id)
+            except NotFound:
+                await idempotency.release_key(db, org_id, key)
+                report.released_keys += 1
+                continue
+            order = await _settle_order(db, order, report)
+            if order.status.value != "pending_payment":
+                report.finished_checkouts.append((org_id, key, order))
     # 2. Payments whose outcome was ambiguous (timeout, dropped connection).
-    for payment in await payments.stale_pending(db, older_than=unknown_after, limit=limit):
-        await _settle_order(db, await orders.get_order_in(db, payment.org_id, payment.order_id), report)
+    for stale in await payments.stale_pending(db, older_than=unknown_after, limit=limit):
+        async with _isolated(report, "stale_payment", stale.id):
+            try:
+                order = await orders.get_order_in(db, stale.org_id, stale.order_id)
+            except NotFound:  # a payment for no order of ours: settle the payment alone
+                await payments.resolve_pending(db, org_id=stale.org_id, payment_id=stale.id)
+                continue
+            await _settle_order(db, order, report)
     # 3. Orders still unpaid when their stock reservation ran out.
     for org_id, order_id in await orders.expired_reservations(db, limit):
-        order = await _settle_order(db, await orders.get_order_in(db, org_id, order_id), report)
-        if order.status.value == "pending_payment":  # still unknown: give the stock back, void what may exist
-            payment = await payments.payment_for_order(db, org_id=org_id, order_id=order_id)
-            if payment is not None and payment.status not in REFUSED:
-                await payments.void(db, org_id=org_id, payment_id=payment.id)
-            await orders.cancel_order(db, org_id, order_id, reason="reservation_expired")
-            report.cancelled += 1
+        async with _isolated(report, "expired_reservation", order_id):
+            order = await _settle_order(db, await orders.get_order_in(db, org_id, order_id), report)
+            if order.status.value == "pending_payment":  # still unknown: give the stock back, void what may exist
+                live = await payments.payment_for_order(db, org_id=org_id, order_id=order_id)
+                if live is not None and live.status not in REFUSED:
+                    await payments.void(db, org_id=org_id, payment_id=live.id)
+                await orders.cancel_order(db, org_id, order_id, reason="reservation_expired")
+                report.cancelled += 1
     return report
+
+
+@asynccontextmanager
+async def _isolated(report: Recovery, kind: str, item: str) -> AsyncIterator[None]:
+    """One item's failure (a provider down, a row in an unexpected state) must not stop the pass."""
+    try:
+        yield
+    except Exception:
+        report.failed += 1
+        _log.exception("recovery_item_failed", kind=kind, item=item)
 
 
 async def expire_authorizations(db: Database, *, older_than: timedelta) -> int:

@@ -43,6 +43,8 @@ PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
     Perm.WEBHOOKS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
     Perm.WEBHOOKS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.EVENTS_ADMIN: frozenset({Role.OWNER, Role.ADMIN}),
+    Perm.PAYMENTS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE, Role.VIEWER}),
+    Perm.PAYMENTS_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -52,7 +52,11 @@ async def get_my_org(request: Request) -> OrgOut:
 async def update_my_org(request: Request, body: UpdateOrgIn) -> OrgOut:
     principal = auth_gate(request, Perm.ORG_WRITE)
     org = await workflows.update_org(
-        database_of(request), principal, audit_context(request, principal), name=body.name, capture_mode=body.capture_mode
+        database_of(request),
+        principal,
+        audit_context(request, principal),
+        name=body.name,
+        capture_mode=body.capture_mode,
     )
     return OrgOut.of(org)
 

@@ -56,7 +56,9 @@ class WhoAmIOut(BaseModel):
 class OrgOut(BaseModel):
     id: str
     name: str
-    capture_mode: CaptureMode = Field(description="When payments are captured: right after authorization, or at shipping.")
+    capture_mode: CaptureMode = Field(
+        description="When payments are captured: right after authorization, or at shipping."
+    )
     created_at: datetime
 
     @classmethod

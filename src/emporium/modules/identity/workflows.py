@@ -137,7 +137,11 @@ async def update_org(
 ) -> Org:
     changes = {k: v for k, v in {"name": name, "capture_mode": capture_mode}.items() if v is not None}
     async with transaction(db) as tx:
-        org = await store.update_org(tx, principal.org_id, **changes) if changes else await store.get_org(tx, principal.org_id)
+        org = (
+            await store.update_org(tx, principal.org_id, **changes)
+            if changes
+            else await store.get_org(tx, principal.org_id)
+        )
         if org is None:
             raise NotFound("the org no longer exists")
         await audit_store.record(tx, audit, org.id)

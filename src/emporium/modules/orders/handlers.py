@@ -74,9 +74,7 @@ async def place_order(request: Request, body: PlaceOrderIn) -> Response:
     reservation_ttl = timedelta(seconds=runtime_setting(request, "order_reservation_ttl"))
 
     async def effect(claim: IdempotencyClaim) -> tuple[int, OrderOut]:
-        placed = await checkout.place_order(
-            db, principal, audit, claim, spec, choice, reservation_ttl=reservation_ttl
-        )
+        placed = await checkout.place_order(db, principal, audit, claim, spec, choice, reservation_ttl=reservation_ttl)
         return (201 if placed.settled else 202), OrderOut.of(placed.order)
 
     return await idempotent(request, principal, effect)
@@ -148,7 +146,10 @@ async def refund_order(request: Request, id: str, body: RefundIn) -> Response:
     async def effect(claim: IdempotencyClaim) -> tuple[int, RefundOut]:
         made = await checkout.refund(db, principal, audit_context(request, principal), claim, id, body.amount)
         return 201, RefundOut(
-            refund_id=made.refund_id, payment_id=made.payment_id, amount=MoneyOut.of(made.amount), order=OrderOut.of(made.order)
+            refund_id=made.refund_id,
+            payment_id=made.payment_id,
+            amount=MoneyOut.of(made.amount),
+            order=OrderOut.of(made.order),
         )
 
     return await idempotent(request, principal, effect, claim_first=True)

@@ -79,8 +79,10 @@ async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> 
     found: dict[str, list[OrderLine]] = {oid: [] for oid in order_ids}
     if not order_ids:
         return found
-    query = select(order_line).where(order_line.c.order_id.in_(list(order_ids))).order_by(
-        order_line.c.order_id, order_line.c.line_no
+    query = (
+        select(order_line)
+        .where(order_line.c.order_id.in_(list(order_ids)))
+        .order_by(order_line.c.order_id, order_line.c.line_no)
     )
     for row in await tx.execute(query):
         found[row.order_id].append(

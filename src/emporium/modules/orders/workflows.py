@@ -38,11 +38,13 @@ from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, NotFound
 from emporium.platform.events.outbox import publish
-from emporium.platform.ids import new_id
 from emporium.platform.idempotency import store as idempotency_store
 from emporium.platform.idempotency.store import IdempotencyClaim
+from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page
+
+__all__ = ["Order", "OrderSpec", "OrderStatus"]  # the types the orchestrators see
 
 S = OrderStatus
 HOLDS_RESERVATION = frozenset({S.PENDING_PAYMENT, S.PAID, S.PARTIALLY_REFUNDED})
@@ -92,7 +94,11 @@ async def place_order(
             order_id=order_id,
             org_id=principal.org_id,
             capture_mode=await store.capture_mode_of(tx, principal.org_id),
-            customer={"email": spec.customer_email.strip().lower(), "name": spec.customer_name, "phone": spec.customer_phone},
+            customer={
+                "email": spec.customer_email.strip().lower(),
+                "name": spec.customer_name,
+                "phone": spec.customer_phone,
+            },
             shipping_address=spec.shipping_address,
             metadata=spec.metadata,
             lines=lines,

@@ -25,3 +25,5 @@ class Perm(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     EVENTS_ADMIN = "events:admin"
+    PAYMENTS_READ = "payments:read"
+    PAYMENTS_WRITE = "payments:write"

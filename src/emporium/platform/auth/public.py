@@ -13,5 +13,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
+        # Providers sign these; the signature over the raw body is checked instead of a credential.
+        ("POST", "/v1/provider-webhooks/{provider}"),
     }
 )

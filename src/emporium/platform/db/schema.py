@@ -21,4 +21,4 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # Module schemas, in creation order. A module's tables live only in its schema.
-MODULE_SCHEMAS: tuple[str, ...] = ("platform", "identity", "catalog", "notifications", "orders")
+MODULE_SCHEMAS: tuple[str, ...] = ("platform", "identity", "catalog", "notifications", "payments", "orders")

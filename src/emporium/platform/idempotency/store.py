@@ -77,7 +77,9 @@ async def complete(tx: Tx, org_id: str, key: str, status: int, body: bytes, cont
     """Store the final answer of a claimed key (once); False if there is no claim to complete."""
     statement = (
         update(idempotency_key)
-        .where(idempotency_key.c.org_id == org_id, idempotency_key.c.key == key, idempotency_key.c.status == "in_flight")
+        .where(
+            idempotency_key.c.org_id == org_id, idempotency_key.c.key == key, idempotency_key.c.status == "in_flight"
+        )
         .values(
             status="done",
             response_status=status,

@@ -1,6 +1,17 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, PrimaryKeyConstraint, SmallInteger, Table, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+)
 
 from emporium.platform.db.schema import metadata
 

@@ -1,0 +1,1 @@
+"""Payments: provider port, sandbox and Stripe adapters, payments, captures, voids, refunds, provider webhooks."""

@@ -1,0 +1,332 @@
+"""Payments storage (service role): payments, refunds and processed provider events.
+
+Every state change is one conditional statement: it applies only from the
+state the caller read (`WHERE status = ...`), so of several concurrent
+attempts exactly one moves the payment, and the CHECK constraints stop any
+amount from leaving its bounds even if a rule above were wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+
+from emporium.modules.payments.domain import (
+    LIVE_STATUSES,
+    Payment,
+    PaymentStatus,
+    ProviderEvent,
+    Refund,
+    RefundExceedsCapture,
+    RefundStatus,
+)
+from emporium.modules.payments.tables import payment, provider_event, refund
+from emporium.platform.db.tx import Tx
+from emporium.platform.ids import new_id
+from emporium.platform.money import Money
+
+# Exactly the predicate of the partial unique index `uq_payment_live_order` (ON CONFLICT must name it).
+_LIVE_PREDICATE = "status IN ('pending', 'authorized', 'captured')"
+_LIVE = text(_LIVE_PREDICATE)
+assert {f"'{s.value}'" for s in LIVE_STATUSES} == set(_LIVE_PREDICATE[11:-1].split(", "))
+
+
+def _payment(row: Any) -> Payment:
+    currency = row.currency
+    return Payment(
+        id=row.id,
+        org_id=row.org_id,
+        order_id=row.order_id,
+        provider=row.provider,
+        status=PaymentStatus(row.status),
+        amount=Money(row.amount, currency),
+        authorized=Money(row.authorized_amount, currency),
+        captured=Money(row.captured_amount, currency),
+        refunded=Money(row.refunded_amount, currency),
+        provider_ref=row.provider_ref,
+        failure_reason=row.failure_reason,
+        authorized_at=row.authorized_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _refund(row: Any) -> Refund:
+    return Refund(
+        id=row.id,
+        org_id=row.org_id,
+        payment_id=row.payment_id,
+        refund_key=row.refund_key,
+        amount=Money(row.amount, row.currency),
+        status=RefundStatus(row.status),
+        provider_ref=row.provider_ref,
+        failure_reason=row.failure_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _one(tx: Tx, statement: Any) -> Payment | None:
+    row = (await tx.execute(statement)).one_or_none()
+    return _payment(row) if row is not None else None
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+
+async def insert_unless_live(
+    tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str
+) -> Payment | None:
+    """Insert a pending payment unless the order already has a live one (then None)."""
+    statement = (
+        pg_insert(payment)
+        .values(
+            id=new_id("pay"),
+            org_id=org_id,
+            order_id=order_id,
+            provider=provider,
+            status=PaymentStatus.PENDING.value,
+            currency=amount.currency,
+            amount=amount.amount,
+            card_token=card_token,
+        )
+        .on_conflict_do_nothing(index_elements=["org_id", "order_id"], index_where=_LIVE)
+        .returning(payment)
+    )
+    return await _one(tx, statement)
+
+
+async def live_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None:
+    query = select(payment).where(payment.c.org_id == org_id, payment.c.order_id == order_id, _LIVE)
+    return await _one(tx, query)
+
+
+async def latest_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None:
+    """The live payment of the order, else its most recent one."""
+    query = (
+        select(payment)
+        .where(payment.c.org_id == org_id, payment.c.order_id == order_id)
+        .order_by(text(f"({_LIVE_PREDICATE}) DESC"), payment.c.created_at.desc(), payment.c.id.desc())
+        .limit(1)
+    )
+    return await _one(tx, query)
+
+
+async def get(tx: Tx, org_id: str, payment_id: str) -> Payment | None:
+    return await _one(tx, select(payment).where(payment.c.org_id == org_id, payment.c.id == payment_id))
+
+
+async def card_token_of(tx: Tx, org_id: str, payment_id: str) -> str | None:
+    query = select(payment.c.card_token).where(payment.c.org_id == org_id, payment.c.id == payment_id)
+    value = await tx.scalar(query)
+    return str(value) if value is not None else None
+
+
+async def lock_by_id(tx: Tx, payment_id: str) -> Payment | None:
+    """Any org's payment, locked (provider webhooks name our payment id, not an org)."""
+    return await _one(tx, select(payment).where(payment.c.id == payment_id).with_for_update())
+
+
+def _move(payment_id: str, source: PaymentStatus, target: PaymentStatus, *extra: Any) -> Any:
+    return (
+        update(payment)
+        .where(payment.c.id == payment_id, payment.c.status == source.value, *extra)
+        .values(status=target.value, updated_at=text("now()"))
+    )
+
+
+def _ref_or_kept(provider_ref: str | None) -> Any:
+    return provider_ref if provider_ref is not None else payment.c.provider_ref
+
+
+async def mark_authorized(tx: Tx, payment_id: str, amount: Money, provider_ref: str | None) -> Payment | None:
+    """pending -> authorized; None when the payment is no longer pending."""
+    statement = (
+        _move(payment_id, PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, payment.c.currency == amount.currency)
+        .values(authorized_amount=amount.amount, provider_ref=provider_ref, authorized_at=text("now()"))
+        .returning(payment)
+    )
+    return await _one(tx, statement)
+
+
+async def mark_unauthorized(
+    tx: Tx, payment_id: str, status: PaymentStatus, reason: str | None, provider_ref: str | None
+) -> Payment | None:
+    """pending -> declined | failed; None when the payment is no longer pending."""
+    statement = (
+        _move(payment_id, PaymentStatus.PENDING, status)
+        .values(failure_reason=reason, provider_ref=_ref_or_kept(provider_ref))
+        .returning(payment)
+    )
+    return await _one(tx, statement)
+
+
+async def mark_captured(tx: Tx, payment_id: str, amount: Money) -> Payment | None:
+    """authorized -> captured with `amount` (<= authorized, also a CHECK); None when not authorized."""
+    statement = (
+        _move(
+            payment_id,
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+            payment.c.currency == amount.currency,
+            payment.c.authorized_amount >= amount.amount,
+        )
+        .values(captured_amount=amount.amount)
+        .returning(payment)
+    )
+    return await _one(tx, statement)
+
+
+async def mark_voided(tx: Tx, payment_id: str) -> Payment | None:
+    """authorized -> voided; None when not authorized."""
+    statement = _move(payment_id, PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED).returning(payment)
+    return await _one(tx, statement)
+
+
+async def pending_before(tx: Tx, cutoff: datetime, limit: int) -> list[Payment]:
+    query = (
+        select(payment)
+        .where(payment.c.status == PaymentStatus.PENDING.value, payment.c.created_at < cutoff)
+        .order_by(payment.c.created_at, payment.c.id)
+        .limit(limit)
+    )
+    return [_payment(row) for row in await tx.execute(query)]
+
+
+async def authorized_before(tx: Tx, cutoff: datetime, limit: int) -> list[Payment]:
+    query = (
+        select(payment)
+        .where(payment.c.status == PaymentStatus.AUTHORIZED.value, payment.c.authorized_at < cutoff)
+        .order_by(payment.c.authorized_at, payment.c.id)
+        .limit(limit)
+    )
+    return [_payment(row) for row in await tx.execute(query)]
+
+
+# --- refunds --------------------------------------------------------------------------------------
+
+_RESERVE_REFUND = text(
+    """
+    WITH ins AS (
+        INSERT INTO payments.refund (id, org_id, payment_id, refund_key, currency, amount)
+        SELECT :id, :org, p.id, :key, p.currency, :amount
+          FROM payments.payment p
+         WHERE p.id = :pid AND p.org_id = :org AND p.currency = :currency
+        ON CONFLICT (payment_id, refund_key) DO NOTHING
+        RETURNING id
+    ), moved AS (
+        UPDATE payments.payment
+           SET refunded_amount = refunded_amount + :amount, updated_at = now()
+         WHERE id = :pid AND org_id = :org AND status = 'captured'
+           AND refunded_amount + :amount <= captured_amount
+           AND EXISTS (SELECT 1 FROM ins)
+        RETURNING id
+    )
+    SELECT (SELECT id FROM ins) AS inserted, (SELECT count(*) FROM moved) AS moved
+    """
+)
+
+
+async def reserve_refund(tx: Tx, org_id: str, payment_id: str, refund_key: str, amount: Money) -> str | None:
+    """Insert a pending refund and add its amount to the payment's `refunded`, both or neither.
+
+    Returns the new refund's id; None when a refund with this key already exists.
+    Raises `RefundExceedsCapture` when the amount does not fit in what is left of
+    the capture at this instant (the caller must not commit then).
+    """
+    params = {
+        "id": new_id("rfd"),
+        "org": org_id,
+        "pid": payment_id,
+        "key": refund_key,
+        "currency": amount.currency,
+        "amount": amount.amount,
+    }
+    try:
+        row = (await tx.execute(_RESERVE_REFUND, params)).one()
+    except IntegrityError as error:  # the CHECK refunded <= captured: the last line of defence
+        raise RefundExceedsCapture("the refunds would exceed the captured amount") from error
+    if row.inserted is None:
+        return None
+    if row.moved != 1:
+        raise RefundExceedsCapture("the refunds would exceed the captured amount")
+    return str(row.inserted)
+
+
+async def refund_by_key(tx: Tx, org_id: str, payment_id: str, refund_key: str) -> Refund | None:
+    query = select(refund).where(
+        refund.c.org_id == org_id, refund.c.payment_id == payment_id, refund.c.refund_key == refund_key
+    )
+    row = (await tx.execute(query)).one_or_none()
+    return _refund(row) if row is not None else None
+
+
+async def get_refund(tx: Tx, refund_id: str) -> Refund | None:
+    row = (await tx.execute(select(refund).where(refund.c.id == refund_id))).one_or_none()
+    return _refund(row) if row is not None else None
+
+
+async def refund_succeeded(tx: Tx, refund_id: str, provider_ref: str) -> Refund | None:
+    """pending -> succeeded; None when the refund was no longer pending."""
+    statement = (
+        update(refund)
+        .where(refund.c.id == refund_id, refund.c.status == RefundStatus.PENDING.value)
+        .values(status=RefundStatus.SUCCEEDED.value, provider_ref=provider_ref, updated_at=text("now()"))
+        .returning(refund)
+    )
+    row = (await tx.execute(statement)).one_or_none()
+    return _refund(row) if row is not None else None
+
+
+_FAIL_REFUND = text(
+    """
+    WITH failed AS (
+        UPDATE payments.refund SET status = 'failed', failure_reason = :reason, updated_at = now()
+         WHERE id = :id AND status = 'pending'
+        RETURNING payment_id, amount
+    ), given_back AS (
+        UPDATE payments.payment p
+           SET refunded_amount = p.refunded_amount - failed.amount, updated_at = now()
+          FROM failed WHERE p.id = failed.payment_id
+        RETURNING p.id
+    )
+    SELECT count(*) FROM given_back
+    """
+)
+
+
+async def refund_failed(tx: Tx, refund_id: str, reason: str) -> bool:
+    """pending -> failed, giving its amount back to the payment; False when no longer pending."""
+    return bool(await tx.scalar(_FAIL_REFUND, {"id": refund_id, "reason": reason}))
+
+
+# --- processed provider events --------------------------------------------------------------------
+
+
+async def first_provider_event(tx: Tx, provider: str, event: ProviderEvent) -> bool:
+    """Record the event; False when it was processed before (a concurrent copy waits for the first)."""
+    statement = (
+        pg_insert(provider_event)
+        .values(
+            provider=provider,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            payment_id=event.payment_id,
+            outcome="received",
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(provider_event.c.event_id)
+    )
+    return (await tx.execute(statement)).first() is not None
+
+
+async def set_provider_event_outcome(tx: Tx, provider: str, event_id: str, outcome: str) -> None:
+    await tx.execute(
+        update(provider_event)
+        .where(and_(provider_event.c.provider == provider, provider_event.c.event_id == event_id))
+        .values(outcome=outcome)
+    )
