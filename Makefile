@@ -69,7 +69,10 @@ openapi: deps ## Regenerate contracts/openapi.json from the code
 contracts: openapi ## Regenerate every contract: openapi.json, events/*.json (JSON Schema) and asyncapi.yaml
 	$(BIN)/emporium events contracts --out contracts
 
-ready: deps contracts lint typecheck test ## Everything a commit must pass: regenerate, lint, types, contracts, tests
+docs: deps ## Regenerate docs/modules.md (the module map) from the code
+	$(BIN)/emporium docs --out docs/modules.md
+
+ready: deps contracts docs lint typecheck test ## Everything a commit must pass: regenerate, lint, types, contracts, tests
 
 hooks: ## Install the git pre-commit hook that runs `make ready`
 	@printf '#!/usr/bin/env bash\nexec make ready\n' > .git/hooks/pre-commit

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import Scope
 
 from emporium import __version__
+from emporium.config import metrics_directory
 from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
 from emporium.modules.notifications.handlers import router as notifications_router
@@ -26,12 +29,15 @@ from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
 from emporium.platform.db.engine import Database
+from emporium.platform.events import workflows as event_workflows
 from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
+from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
 from emporium.platform.http.problems import install_problem_handlers
+from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from emporium.runtime import Runtime
 
 RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
@@ -55,6 +61,36 @@ def _jwt_verifier(scope: Scope) -> JwtVerifier | None:
 def _database(scope: Scope) -> Database | None:
     runtime = _runtime(scope)
     return runtime.db if runtime else None
+
+
+def _mount_probes(app: FastAPI) -> None:
+    """/livez, /readyz and /metrics: public, for load balancers, orchestrators and Prometheus."""
+
+    async def readiness() -> Readiness:
+        runtime = app.state.runtime
+        if runtime is None:
+            return Readiness(False, "starting or stopping")
+        return await check_readiness(runtime.db, runtime.expected_revision)
+
+    async def sample_gauges() -> None:
+        runtime = app.state.runtime
+        if runtime is None:
+            return
+        DB_POOL_IN_USE.set(runtime.db.engine.pool.checkedout())
+        try:
+            backlog = await event_workflows.backlog(runtime.db)
+        except Exception:  # the database is away: the scrape still answers, without these gauges
+            return
+        OUTBOX_BACKLOG.set(backlog.size)
+        OUTBOX_OLDEST_AGE.set(backlog.oldest_lag_seconds)
+        DEAD_LETTERS.set(backlog.dead_letters)
+
+    def multiprocess_directory() -> Path | None:
+        runtime = app.state.runtime
+        return metrics_directory(runtime.config) if runtime is not None else None
+
+    app.include_router(health_router(readiness))
+    app.include_router(metrics_router(sample_gauges, multiprocess_directory))
 
 
 def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
@@ -91,17 +127,12 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.state.runtime = None
     app.state.database = None
     install_problem_handlers(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
     app.add_middleware(AuditFailuresMiddleware, database=_database)
     app.add_middleware(AuthenticationMiddleware, authenticator=_authenticator, jwt_verifier=_jwt_verifier)
     app.add_middleware(RequestContextMiddleware)
 
-    async def readiness() -> Readiness:
-        runtime = app.state.runtime
-        if runtime is None:
-            return Readiness(False, "starting or stopping")
-        return await check_readiness(runtime.db, runtime.expected_revision)
-
-    app.include_router(health_router(readiness))
+    _mount_probes(app)
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(notifications_router)

@@ -396,3 +396,15 @@ def orders_recover(
         )
 
     console.print(asyncio.run(run()))
+
+
+@app.command("docs")
+def write_docs(
+    out: Annotated[Path, typer.Option(help="where to write the module map")] = Path("docs/modules.md"),
+) -> None:
+    """Write docs/modules.md: modules, their public api, events published and consumed, dependencies."""
+    from emporium.module_map import render
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render())
+    console.print(f"wrote {out}")

@@ -44,6 +44,8 @@ class Config:
     demo_bootstrap: bool = False
     redis_url: str | None = None
     cron_enabled: bool = True
+    otlp_endpoint: str | None = None
+    service_name: str = "emporium"
     order_reservation_ttl: float = 900.0
     checkout_recovery_after: float = 60.0
     jwt_algorithms: tuple[str, ...] = ()
@@ -298,6 +300,14 @@ SETTINGS: tuple[Setting, ...] = (
         _boolean(),
     ),
     _setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "otlp_endpoint",
+        "",
+        "OTLP/HTTP endpoint for traces, e.g. http://collector:4318/v1/traces. Empty: spans are not exported.",
+        _http_url(),
+    ),
+    _setting("OTEL_SERVICE_NAME", "service_name", "emporium", "The service name traces carry.", _claim()),
+    _setting(
         "CRON_ENABLED",
         "cron_enabled",
         "true",
@@ -458,6 +468,11 @@ def _check_jwt(config: Config) -> None:
             raise ConfigError("JWT_SECRET", "a secret of at least 32 characters for HS* algorithms", "")
     elif not config.jwt_jwks:
         raise ConfigError("JWT_JWKS", "a JWKS file path or URL for RS*/ES* algorithms", "")
+
+
+def metrics_directory(config: Config) -> Path | None:
+    """Where worker processes share Prometheus samples; None with a single worker (no sharing needed)."""
+    return (config.data_dir / "metrics").resolve() if config.workers > 1 else None
 
 
 def load_config(environ: Mapping[str, str]) -> Config:

@@ -8,11 +8,12 @@ the `Config` to the `emporium` command.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
 from emporium import cli
-from emporium.config import Config, ConfigError, load_config
+from emporium.config import Config, ConfigError, load_config, metrics_directory
 from emporium.platform.telemetry.logging import configure_logging
 
 EXIT_CONFIG_ERROR = 2
@@ -26,8 +27,19 @@ def config_from_environment() -> Config:
         raise SystemExit(EXIT_CONFIG_ERROR) from None
 
 
+def share_metrics_between_workers(config: Config) -> None:
+    """prometheus_client picks multiprocess mode from this variable when it is first imported."""
+    directory = metrics_directory(config)
+    if directory is None:
+        return
+    shutil.rmtree(directory, ignore_errors=True)  # samples of a previous run would be summed in
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     config = config_from_environment()
+    share_metrics_between_workers(config)
     configure_logging(config.log_level, config.log_format)
     cli.app(args=list(argv) if argv is not None else None, obj=config, prog_name="emporium")
 

@@ -27,6 +27,7 @@ from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamFor
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,10 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """`subscriptions`: the ones this process hosts (default: every module's)."""
     async with AsyncExitStack() as stack:
+        configure_tracing(config.service_name, config.otlp_endpoint)
+        instrument_libraries()
         db = Database(database_url, PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout))
+        instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
         principals = PrincipalCache()
         cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()

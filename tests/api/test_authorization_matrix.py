@@ -268,6 +268,7 @@ def test_public_routes_are_exactly_the_probes_and_docs() -> None:
     assert {path for _, path in PUBLIC_ROUTES} == {
         "/livez",
         "/readyz",
+        "/metrics",
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",

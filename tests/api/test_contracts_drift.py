@@ -30,3 +30,10 @@ def test_readme_documents_every_setting_with_its_default() -> None:
     assert not missing, f"README lacks settings: {sorted(missing)}"
     wrong = {k: (rows[k], v) for k, v in expected.items() if rows[k].strip() != (v or "(unset)")}
     assert not wrong, f"README defaults differ (readme, code): {wrong}"
+
+
+def test_committed_module_map_matches_the_code() -> None:
+    from emporium.module_map import render
+
+    committed = (ROOT / "docs" / "modules.md").read_text()
+    assert committed == render(), "docs/modules.md is stale: run `make docs` and commit it"

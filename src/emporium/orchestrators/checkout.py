@@ -21,6 +21,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.errors import Conflict, PaymentDeclined
 from emporium.platform.idempotency.store import IdempotencyClaim
 from emporium.platform.money import Money
+from emporium.platform.telemetry.tracing import traced
 
 AUTHORIZED = frozenset({"authorized", "captured"})
 REFUSED = frozenset({"declined", "failed", "voided", "expired"})
@@ -38,6 +39,7 @@ class Checkout:
     settled: bool  # False: the payment outcome is not known yet; recovery will settle it
 
 
+@traced
 async def settle(db: Database, order: orders.Order, payment: payments.Payment) -> Checkout:
     """Move the order according to its payment: paid (and captured), cancelled, or left pending."""
     if payment.status in AUTHORIZED:
@@ -51,6 +53,7 @@ async def settle(db: Database, order: orders.Order, payment: payments.Payment) -
     return Checkout(order, False)
 
 
+@traced
 async def place_order(
     db: Database,
     principal: Principal,
@@ -74,6 +77,7 @@ async def place_order(
     return await settle(db, order, authorized)
 
 
+@traced
 async def cancel(db: Database, principal: Principal, audit: AuditContext, order_id: str, reason: str) -> orders.Order:
     order = await orders.get_order(db, principal, order_id)
     payment = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
@@ -87,6 +91,7 @@ async def cancel(db: Database, principal: Principal, audit: AuditContext, order_
     return await orders.cancel_order(db, principal.org_id, order_id, reason=reason, audit=audit)
 
 
+@traced
 async def fulfill(
     db: Database, principal: Principal, audit: AuditContext, order_id: str, *, carrier: str, tracking_number: str
 ) -> orders.Order:
@@ -106,6 +111,7 @@ class RefundResult:
     order: orders.Order
 
 
+@traced
 async def refund(
     db: Database, principal: Principal, audit: AuditContext, claim: IdempotencyClaim, order_id: str, amount_minor: int
 ) -> RefundResult:

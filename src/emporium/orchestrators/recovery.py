@@ -20,6 +20,7 @@ from emporium.orchestrators.checkout import REFUSED, settle
 from emporium.platform.db.engine import Database
 from emporium.platform.errors import NotFound, PaymentDeclined
 from emporium.platform.idempotency import workflows as idempotency
+from emporium.platform.telemetry.tracing import traced
 
 _log = structlog.stdlib.get_logger("emporium.recovery")
 
@@ -55,6 +56,7 @@ async def _settle_order(db: Database, order: orders.Order, report: Recovery) -> 
     return outcome.order
 
 
+@traced
 async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: int = 100) -> Recovery:
     report = Recovery()
     # 1. Requests that claimed a key and never answered (the process died mid-checkout).
@@ -105,6 +107,7 @@ async def _isolated(report: Recovery, kind: str, item: str) -> AsyncIterator[Non
         _log.exception("recovery_item_failed", kind=kind, item=item)
 
 
+@traced
 async def expire_authorizations(db: Database, *, older_than: timedelta) -> int:
     """Authorizations are not kept forever: void them and cancel their orders (releasing stock)."""
     expired = await payments.expire_authorizations(db, older_than=older_than)

@@ -17,10 +17,12 @@ from emporium.modules.catalog import services
 from emporium.modules.catalog.domain import OutOfStock, PricedLine, StockLine, merge_lines
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, FieldError, ValidationFailed
+from emporium.platform.telemetry.tracing import traced
 
 __all__ = ["OutOfStock", "PricedLine", "StockLine", "commit_stock", "price_lines", "release_stock", "reserve_stock"]
 
 
+@traced
 async def price_lines(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[PricedLine]:
     """Current name and unit price per line (a snapshot for the order); unknown or inactive SKUs are a 422."""
     merged = merge_lines(lines)
@@ -39,6 +41,7 @@ async def price_lines(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[P
     ]
 
 
+@traced
 async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None:
     merged = merge_lines(lines)
     if not await services.reserve(tx, org_id, merged):
@@ -47,12 +50,14 @@ async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None
         raise OutOfStock(f"not enough stock for {detail}", shortages=short)
 
 
+@traced
 async def release_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None:
     """Give reserved units back (cancelled or expired checkout)."""
     if not await services.release(tx, org_id, merge_lines(lines)):
         raise Conflict("those units are not reserved; nothing was released")
 
 
+@traced
 async def commit_stock(tx: Tx, org_id: str, lines: Sequence[StockLine], *, actor_id: str, reason: str) -> None:
     """Reserved units are sold: on_hand and reserved both drop, and the sale is written to the ledger."""
     if not await services.commit_sale(tx, org_id, merge_lines(lines), actor_id, reason):

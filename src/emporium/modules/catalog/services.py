@@ -21,17 +21,20 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page, page_of
+from emporium.platform.telemetry.tracing import traced
 
 _LIVE = product.c.deleted_at.is_(None)
 
 # --- categories ---------------------------------------------------------------------------------
 
 
+@traced
 async def category_exists(tx: Tx, org_id: str, category_id: str) -> bool:
     query = select(category.c.id).where(category.c.org_id == org_id, category.c.id == category_id)
     return (await tx.execute(query)).first() is not None
 
 
+@traced
 async def would_create_cycle(tx: Tx, org_id: str, category_id: str, new_parent_id: str) -> bool:
     """True when `category_id` is `new_parent_id` or one of its ancestors."""
     statement = text(
@@ -51,6 +54,7 @@ async def would_create_cycle(tx: Tx, org_id: str, category_id: str, new_parent_i
 # --- inventory ----------------------------------------------------------------------------------
 
 
+@traced
 async def create_inventory(tx: Tx, org_id: str, product_ids: Sequence[str]) -> None:
     if product_ids:
         statement = pg_insert(inventory).on_conflict_do_nothing(index_elements=["product_id"])
@@ -61,6 +65,7 @@ def _inventory(row: Any) -> Inventory:
     return Inventory(row.product_id, row.sku, row.on_hand, row.reserved, row.version)
 
 
+@traced
 async def get_inventory(tx: Tx, org_id: str, product_id: str) -> Inventory | None:
     query = (
         select(inventory, product.c.sku)
@@ -71,11 +76,13 @@ async def get_inventory(tx: Tx, org_id: str, product_id: str) -> Inventory | Non
     return _inventory(row) if row else None
 
 
+@traced
 async def reserved_quantity(tx: Tx, org_id: str, product_id: str) -> int:
     query = select(inventory.c.reserved).where(inventory.c.org_id == org_id, inventory.c.product_id == product_id)
     return int(await tx.scalar(query) or 0)
 
 
+@traced
 async def adjust_on_hand(
     tx: Tx, org_id: str, product_id: str, kind: AdjustmentKind, quantity: int, reason: str, actor_id: str
 ) -> tuple[StockAdjustment, Inventory] | None:
@@ -120,6 +127,7 @@ async def adjust_on_hand(
     return record, Inventory(product_id, row.sku, row.on_hand, row.reserved, row.version)
 
 
+@traced
 async def list_adjustments(
     tx: Tx, org_id: str, product_id: str, cursor: str | None, limit: int
 ) -> Page[StockAdjustment]:
@@ -149,6 +157,7 @@ def _wanted(lines: Sequence[StockLine]) -> tuple[str, dict[str, Any]]:
     return values, params
 
 
+@traced
 async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
     """Reserve every line or none: rows locked in SKU order, one statement. False if any line is short."""
     values, params = _wanted(lines)
@@ -179,6 +188,7 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
     return len(moved) == len(lines)
 
 
+@traced
 async def shortages(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> dict[str, int]:
     """For an error message after a failed reservation: SKU -> units available (0 when unknown)."""
     skus = [line.sku for line in lines]
@@ -221,10 +231,12 @@ async def _move(tx: Tx, org_id: str, lines: Sequence[StockLine], on_hand_sign: i
     return len(moved) == len(lines)
 
 
+@traced
 async def release(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
     return await _move(tx, org_id, lines, 0)
 
 
+@traced
 async def commit_sale(tx: Tx, org_id: str, lines: Sequence[StockLine], actor_id: str, reason: str) -> bool:
     """Reserved units leave the warehouse: on_hand and reserved both drop, and the ledger records the sale."""
     if not await _move(tx, org_id, lines, -1):
@@ -254,6 +266,7 @@ class OnSale:
     price: Money
 
 
+@traced
 async def on_sale_by_sku(tx: Tx, org_id: str, skus: Sequence[str]) -> dict[str, OnSale]:
     """Live, active products among `skus`, with their current name and price."""
     query = select(product.c.id, product.c.sku, product.c.name, product.c.price_amount, product.c.price_currency).where(
@@ -273,6 +286,7 @@ class UpsertResult:
     version: int
 
 
+@traced
 async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -> list[UpsertResult]:
     """Create or update live products by SKU in one statement; rows must have distinct SKUs."""
     if not rows:
@@ -300,6 +314,7 @@ async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -
     return result
 
 
+@traced
 async def existing_categories(tx: Tx, org_id: str, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()

@@ -18,11 +18,13 @@ from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.errors import FieldError, NotFound
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 PRODUCTS = "products"
 PRODUCTS_CACHE = CachePolicy(ttl_seconds=60.0, lookups=("sku",))
 
 
+@traced
 async def get_inventory(db: Database, principal: Principal, product_id: str) -> Inventory:
     async with transaction(db) as tx:
         found = await store.get_inventory(tx, principal.org_id, product_id)
@@ -31,6 +33,7 @@ async def get_inventory(db: Database, principal: Principal, product_id: str) -> 
     return found
 
 
+@traced
 async def adjust_stock(
     db: Database,
     principal: Principal,
@@ -53,6 +56,7 @@ async def adjust_stock(
     return result
 
 
+@traced
 async def list_adjustments(
     db: Database, principal: Principal, product_id: str, *, cursor: str | None, limit: int
 ) -> Page[StockAdjustment]:
@@ -77,6 +81,7 @@ class BulkOutcome:
     errors: tuple[FieldError, ...] = field(default_factory=tuple)
 
 
+@traced
 async def bulk_upsert_products(
     db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, items: Sequence[BulkItem]
 ) -> list[BulkOutcome]:

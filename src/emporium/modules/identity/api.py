@@ -5,8 +5,10 @@ from __future__ import annotations
 from emporium.modules.identity import services
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import NotFound
+from emporium.platform.telemetry.tracing import traced
 
 
+@traced
 async def capture_mode(tx: Tx, org_id: str) -> str:
     """When the org captures payments: `immediate` or `on_fulfillment`."""
     org = await services.get_org(tx, org_id)

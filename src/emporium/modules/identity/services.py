@@ -13,6 +13,7 @@ from emporium.modules.identity.tables import api_key, org, user
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.pagination import Page, page_of
+from emporium.platform.telemetry.tracing import traced
 
 # --- orgs ---------------------------------------------------------------------------------------
 
@@ -21,20 +22,24 @@ def _org(row: Any) -> Org:
     return Org(id=row.id, name=row.name, capture_mode=CaptureMode(row.capture_mode), created_at=row.created_at)
 
 
+@traced
 async def insert_org(tx: Tx, org_id: str, name: str) -> Org:
     return _org((await tx.execute(insert(org).values(id=org_id, name=name).returning(*org.c))).one())
 
 
+@traced
 async def get_org(tx: Tx, org_id: str) -> Org | None:
     row = (await tx.execute(select(org).where(org.c.id == org_id))).one_or_none()
     return _org(row) if row else None
 
 
+@traced
 async def update_org(tx: Tx, org_id: str, **values: Any) -> Org | None:
     row = (await tx.execute(update(org).where(org.c.id == org_id).values(**values).returning(*org.c))).one_or_none()
     return _org(row) if row else None
 
 
+@traced
 async def lock_org(tx: Tx, org_id: str) -> None:
     """Serialize changes that must see every owner of the org (never leave it without one)."""
     await tx.execute(select(org.c.id).where(org.c.id == org_id).with_for_update())
@@ -43,10 +48,12 @@ async def lock_org(tx: Tx, org_id: str) -> None:
 _BOOTSTRAP_LOCK_ID = 0x64656D6F  # "demo": replicas starting together create one demo org
 
 
+@traced
 async def take_bootstrap_lock(tx: Tx) -> None:
     await tx.execute(select(func.pg_advisory_xact_lock(_BOOTSTRAP_LOCK_ID)))
 
 
+@traced
 async def org_count(tx: Tx) -> int:
     return int(await tx.scalar(select(func.count()).select_from(org)))
 
@@ -59,6 +66,7 @@ def _user(row: Any) -> User:
     return User(**{**data, "role": Role(data["role"]), "status": UserStatus(data["status"])})
 
 
+@traced
 async def insert_user(
     tx: Tx, *, user_id: str, org_id: str, email: str, name: str, role: Role, status: UserStatus
 ) -> User | None:
@@ -73,11 +81,13 @@ async def insert_user(
     return _user(row) if row else None
 
 
+@traced
 async def get_user(tx: Tx, org_id: str, user_id: str) -> User | None:
     row = (await tx.execute(select(user).where(user.c.org_id == org_id, user.c.id == user_id))).one_or_none()
     return _user(row) if row else None
 
 
+@traced
 async def find_user_by_ref(tx: Tx, org_id: str, user_ref: str) -> User | None:
     """A token names its user by id (`usr_…`) or by email."""
     column = user.c.id if user_ref.startswith("usr_") else user.c.email
@@ -86,6 +96,7 @@ async def find_user_by_ref(tx: Tx, org_id: str, user_ref: str) -> User | None:
     return _user(row) if row else None
 
 
+@traced
 async def list_users(tx: Tx, org_id: str, cursor: str | None, limit: int, status: UserStatus | None) -> Page[User]:
     query = select(user).where(user.c.org_id == org_id)
     if status is not None:
@@ -95,6 +106,7 @@ async def list_users(tx: Tx, org_id: str, cursor: str | None, limit: int, status
     return page_of(rows, limit, lambda u: time_id_key(u.created_at, u.id))
 
 
+@traced
 async def update_user(
     tx: Tx,
     org_id: str,
@@ -118,6 +130,7 @@ async def update_user(
     return _user(row) if row else None
 
 
+@traced
 async def count_active_owners(tx: Tx, org_id: str) -> int:
     query = select(func.count()).where(
         user.c.org_id == org_id, user.c.role == Role.OWNER.value, user.c.status != UserStatus.DEACTIVATED.value
@@ -125,6 +138,7 @@ async def count_active_owners(tx: Tx, org_id: str) -> int:
     return int(await tx.scalar(query))
 
 
+@traced
 async def activate_invited_user(tx: Tx, user_id: str) -> None:
     await tx.execute(
         update(user)
@@ -143,6 +157,7 @@ def _key(row: Any) -> ApiKey:
     return ApiKey(**{**data, "role": Role(data["role"])})
 
 
+@traced
 async def insert_api_key(
     tx: Tx,
     *,
@@ -172,6 +187,7 @@ async def insert_api_key(
     return _key((await tx.execute(statement)).one())
 
 
+@traced
 async def find_usable_key_by_hash(tx: Tx, secret_hash: str) -> ApiKey | None:
     query = select(*_KEY_COLUMNS).where(
         api_key.c.secret_hash == secret_hash,
@@ -182,6 +198,7 @@ async def find_usable_key_by_hash(tx: Tx, secret_hash: str) -> ApiKey | None:
     return _key(row) if row else None
 
 
+@traced
 async def touch_key_last_used(tx: Tx, key_id: str, every_seconds: int = 60) -> None:
     """Record use at most once a minute per key, so authentication is not a write per request."""
     await tx.execute(
@@ -197,6 +214,7 @@ async def touch_key_last_used(tx: Tx, key_id: str, every_seconds: int = 60) -> N
     )
 
 
+@traced
 async def list_api_keys(tx: Tx, org_id: str, cursor: str | None, limit: int) -> Page[ApiKey]:
     query = select(*_KEY_COLUMNS).where(api_key.c.org_id == org_id)
     query = keyset_page_query(query, api_key.c.created_at, api_key.c.id, cursor, limit)
@@ -204,6 +222,7 @@ async def list_api_keys(tx: Tx, org_id: str, cursor: str | None, limit: int) -> 
     return page_of(rows, limit, lambda k: time_id_key(k.created_at, k.id))
 
 
+@traced
 async def get_api_key(tx: Tx, org_id: str, key_id: str) -> ApiKey | None:
     row = (
         await tx.execute(select(*_KEY_COLUMNS).where(api_key.c.org_id == org_id, api_key.c.id == key_id))
@@ -211,6 +230,7 @@ async def get_api_key(tx: Tx, org_id: str, key_id: str) -> ApiKey | None:
     return _key(row) if row else None
 
 
+@traced
 async def revoke_api_key(tx: Tx, org_id: str, key_id: str) -> ApiKey | None:
     """Revoke if not yet revoked; None when absent or already revoked."""
     statement = (

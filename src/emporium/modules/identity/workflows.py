@@ -33,6 +33,7 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ async def _create_org(tx: Tx, name: str, owner_email: str, owner_name: str) -> t
     return org, owner, issued
 
 
+@traced
 async def create_org(db: Database, *, name: str, owner_email: str, owner_name: str = "Owner") -> IssuedApiKey:
     """Bootstrap: a new org, its owner, and an owner API key (the secret is returned once)."""
     async with transaction(db) as tx:
@@ -91,6 +93,7 @@ async def create_org(db: Database, *, name: str, owner_email: str, owner_name: s
     return issued
 
 
+@traced
 async def create_demo_org_if_empty(db: Database) -> IssuedApiKey | None:
     """Development convenience: on a database with no org, create a demo org and return its key."""
     async with transaction(db) as tx:
@@ -105,6 +108,7 @@ async def create_demo_org_if_empty(db: Database) -> IssuedApiKey | None:
 # --- authentication -----------------------------------------------------------------------------
 
 
+@traced
 async def authenticate_api_key(db: Database, secret_hash: str) -> KeyAuthentication | None:
     async with transaction(db) as tx:
         key = await store.find_usable_key_by_hash(tx, secret_hash)
@@ -117,6 +121,7 @@ async def authenticate_api_key(db: Database, secret_hash: str) -> KeyAuthenticat
     return KeyAuthentication(_principal(key.org_id, ActorType.API_KEY, key.id, key.role), valid_for)
 
 
+@traced
 async def authenticate_user(db: Database, org_id: str, user_ref: str) -> Principal | None:
     """A verified token's user, if an active (or invited: first sign-in activates) member of the org."""
     async with transaction(db) as tx:
@@ -132,6 +137,7 @@ async def authenticate_user(db: Database, org_id: str, user_ref: str) -> Princip
 # --- org and users ------------------------------------------------------------------------------
 
 
+@traced
 async def update_org(
     db: Database, principal: Principal, audit: AuditContext, *, name: str | None, capture_mode: CaptureMode | None
 ) -> Org:
@@ -149,6 +155,7 @@ async def update_org(
     return org
 
 
+@traced
 async def get_org(db: Database, principal: Principal) -> Org:
     async with transaction(db) as tx:
         org = await store.get_org(tx, principal.org_id)
@@ -167,6 +174,7 @@ def _require_grantable(principal: Principal, role: Role, *, for_user: bool) -> N
         raise RoleNotGrantable(f"a {principal.role} may not grant the {role.value!r} role")
 
 
+@traced
 async def invite_user(
     db: Database, principal: Principal, audit: AuditContext, *, email: str, name: str, role: Role
 ) -> User:
@@ -188,6 +196,7 @@ async def invite_user(
     return user
 
 
+@traced
 async def list_users(
     db: Database, principal: Principal, *, cursor: str | None, limit: int, status: UserStatus | None
 ) -> Page[User]:
@@ -195,6 +204,7 @@ async def list_users(
         return await store.list_users(tx, principal.org_id, cursor, limit, status)
 
 
+@traced
 async def get_user(db: Database, principal: Principal, user_id: str) -> User:
     async with transaction(db) as tx:
         user = await store.get_user(tx, principal.org_id, user_id)
@@ -220,6 +230,7 @@ async def _keep_an_owner(tx: Tx, user: User) -> None:
             raise LastOwner("this is the org's last active owner; make someone else owner first")
 
 
+@traced
 async def update_user(db: Database, principal: Principal, audit: AuditContext, user_id: str, *, name: str) -> User:
     async with transaction(db) as tx:
         await _manageable_user(tx, principal, user_id)
@@ -231,6 +242,7 @@ async def update_user(db: Database, principal: Principal, audit: AuditContext, u
     return user
 
 
+@traced
 async def change_user_role(
     db: Database, principal: Principal, audit: AuditContext, user_id: str, *, role: Role
 ) -> User:
@@ -247,6 +259,7 @@ async def change_user_role(
     return user
 
 
+@traced
 async def deactivate_user(db: Database, principal: Principal, audit: AuditContext, user_id: str) -> User:
     async with transaction(db) as tx:
         current = await _manageable_user(tx, principal, user_id)
@@ -262,6 +275,7 @@ async def deactivate_user(db: Database, principal: Principal, audit: AuditContex
 # --- API keys -----------------------------------------------------------------------------------
 
 
+@traced
 async def create_api_key(
     db: Database,
     principal: Principal,
@@ -286,11 +300,13 @@ async def create_api_key(
     return issued
 
 
+@traced
 async def list_api_keys(db: Database, principal: Principal, *, cursor: str | None, limit: int) -> Page[ApiKey]:
     async with transaction(db) as tx:
         return await store.list_api_keys(tx, principal.org_id, cursor, limit)
 
 
+@traced
 async def revoke_api_key(db: Database, principal: Principal, audit: AuditContext, key_id: str) -> ApiKey:
     async with transaction(db) as tx:
         existing = await store.get_api_key(tx, principal.org_id, key_id)
@@ -307,6 +323,7 @@ async def revoke_api_key(db: Database, principal: Principal, audit: AuditContext
 # --- audit log ----------------------------------------------------------------------------------
 
 
+@traced
 async def list_audit_log(
     db: Database, principal: Principal, *, where: AuditFilter, cursor: str | None, limit: int
 ) -> Page[AuditEntry]:

@@ -16,10 +16,12 @@ from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page, page_of
+from emporium.platform.telemetry.tracing import traced
 
 # --- catalog, through its public api --------------------------------------------------------------
 
 
+@traced
 async def price(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine]:
     return await catalog_api.price_lines(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
 
@@ -28,18 +30,22 @@ def _stock(lines: Sequence[OrderLine]) -> list[catalog_api.StockLine]:
     return [catalog_api.StockLine(line.sku, line.quantity) for line in lines]
 
 
+@traced
 async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.reserve_stock(tx, org_id, _stock(lines))
 
 
+@traced
 async def release_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.release_stock(tx, org_id, _stock(lines))
 
 
+@traced
 async def commit_stock(tx: Tx, org_id: str, order_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.commit_stock(tx, org_id, _stock(lines), actor_id=order_id, reason=f"order {order_id} shipped")
 
 
+@traced
 async def capture_mode_of(tx: Tx, org_id: str) -> CaptureMode:
     return CaptureMode(await identity_api.capture_mode(tx, org_id))
 
@@ -98,6 +104,7 @@ async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> 
     return found
 
 
+@traced
 async def insert_order(
     tx: Tx,
     *,
@@ -152,6 +159,7 @@ async def insert_order(
     return _order(row, lines)
 
 
+@traced
 async def get_order(tx: Tx, org_id: str, order_id: str, *, for_update: bool = False) -> Order | None:
     query = select(order).where(order.c.org_id == org_id, order.c.id == order_id)
     if for_update:
@@ -162,6 +170,7 @@ async def get_order(tx: Tx, org_id: str, order_id: str, *, for_update: bool = Fa
     return _order(row, (await _lines(tx, [row.id], {row.id: row.currency}))[row.id])
 
 
+@traced
 async def set_status(tx: Tx, current: Order, target: OrderStatus, **values: Any) -> Order:
     """Move a locked order to `target` (the caller checked the transition); returns the new state."""
     statement = (
@@ -174,6 +183,7 @@ async def set_status(tx: Tx, current: Order, target: OrderStatus, **values: Any)
     return _order(row, current.lines)
 
 
+@traced
 async def list_orders(
     tx: Tx,
     org_id: str,
@@ -201,6 +211,7 @@ async def list_orders(
     return page_of(orders, limit, lambda o: time_id_key(o.created_at, o.id))
 
 
+@traced
 async def expired_pending(tx: Tx, limit: int) -> list[tuple[str, str]]:
     """(org_id, order_id) of orders still awaiting payment after their reservation expired."""
     query = (

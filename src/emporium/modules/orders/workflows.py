@@ -43,6 +43,7 @@ from emporium.platform.idempotency.store import IdempotencyClaim
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 __all__ = ["Order", "OrderSpec", "OrderStatus"]  # the types the orchestrators see
 
@@ -69,6 +70,7 @@ async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
     return found
 
 
+@traced
 async def place_order(
     db: Database,
     principal: Principal,
@@ -136,6 +138,7 @@ def _created_event(o: Order) -> OrderCreated:
     )
 
 
+@traced
 async def mark_paid(db: Database, org_id: str, order_id: str, payment_id: str) -> Order:
     """The payment is authorized: the order is paid. Repeating it is a no-op."""
     async with transaction(db) as tx:
@@ -152,6 +155,7 @@ async def mark_paid(db: Database, org_id: str, order_id: str, payment_id: str) -
     return paid
 
 
+@traced
 async def cancel_order(
     db: Database, org_id: str, order_id: str, *, reason: str, audit: AuditContext | None = None
 ) -> Order:
@@ -173,6 +177,7 @@ async def cancel_order(
     return cancelled
 
 
+@traced
 async def fulfill_order(
     db: Database, principal: Principal, audit: AuditContext, order_id: str, *, carrier: str, tracking_number: str
 ) -> Order:
@@ -193,6 +198,7 @@ async def fulfill_order(
     return shipped
 
 
+@traced
 async def deliver_order(db: Database, principal: Principal, audit: AuditContext, order_id: str) -> Order:
     async with transaction(db) as tx:
         current = await _locked(tx, principal.org_id, order_id)
@@ -205,6 +211,7 @@ async def deliver_order(db: Database, principal: Principal, audit: AuditContext,
     return delivered
 
 
+@traced
 async def record_refund(
     db: Database, org_id: str, order_id: str, *, refunded_total: Money, refund: Money, audit: AuditContext | None = None
 ) -> Order:
@@ -229,10 +236,12 @@ async def record_refund(
     return updated
 
 
+@traced
 async def get_order(db: Database, principal: Principal, order_id: str) -> Order:
     return await get_order_in(db, principal.org_id, order_id)
 
 
+@traced
 async def get_order_in(db: Database, org_id: str, order_id: str) -> Order:
     async with transaction(db) as tx:
         found = await store.get_order(tx, org_id, order_id)
@@ -246,6 +255,7 @@ def check_refundable(o: Order) -> None:
         raise Conflict(f"order {o.id} is {o.status.value}; only paid or shipped orders can be refunded")
 
 
+@traced
 async def list_orders(
     db: Database,
     principal: Principal,
@@ -270,6 +280,7 @@ async def list_orders(
         )
 
 
+@traced
 async def expired_reservations(db: Database, limit: int = 100) -> list[tuple[str, str]]:
     async with transaction(db) as tx:
         return await store.expired_pending(tx, limit)

@@ -28,6 +28,7 @@ from emporium.modules.payments.tables import payment, provider_event, refund
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
+from emporium.platform.telemetry.tracing import traced
 
 # Exactly the predicate of the partial unique index `uq_payment_live_order` (ON CONFLICT must name it).
 _LIVE_PREDICATE = "status IN ('pending', 'authorized', 'captured')"
@@ -78,6 +79,7 @@ async def _one(tx: Tx, statement: Any) -> Payment | None:
 # --- payments -------------------------------------------------------------------------------------
 
 
+@traced
 async def insert_unless_live(
     tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str
 ) -> Payment | None:
@@ -100,11 +102,13 @@ async def insert_unless_live(
     return await _one(tx, statement)
 
 
+@traced
 async def live_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None:
     query = select(payment).where(payment.c.org_id == org_id, payment.c.order_id == order_id, _LIVE)
     return await _one(tx, query)
 
 
+@traced
 async def latest_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None:
     """The live payment of the order, else its most recent one."""
     query = (
@@ -116,16 +120,19 @@ async def latest_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None
     return await _one(tx, query)
 
 
+@traced
 async def get(tx: Tx, org_id: str, payment_id: str) -> Payment | None:
     return await _one(tx, select(payment).where(payment.c.org_id == org_id, payment.c.id == payment_id))
 
 
+@traced
 async def card_token_of(tx: Tx, org_id: str, payment_id: str) -> str | None:
     query = select(payment.c.card_token).where(payment.c.org_id == org_id, payment.c.id == payment_id)
     value = await tx.scalar(query)
     return str(value) if value is not None else None
 
 
+@traced
 async def lock_by_id(tx: Tx, payment_id: str) -> Payment | None:
     """Any org's payment, locked (provider webhooks name our payment id, not an org)."""
     return await _one(tx, select(payment).where(payment.c.id == payment_id).with_for_update())
@@ -143,6 +150,7 @@ def _ref_or_kept(provider_ref: str | None) -> Any:
     return provider_ref if provider_ref is not None else payment.c.provider_ref
 
 
+@traced
 async def mark_authorized(tx: Tx, payment_id: str, amount: Money, provider_ref: str | None) -> Payment | None:
     """pending -> authorized; None when the payment is no longer pending."""
     statement = (
@@ -153,6 +161,7 @@ async def mark_authorized(tx: Tx, payment_id: str, amount: Money, provider_ref: 
     return await _one(tx, statement)
 
 
+@traced
 async def mark_unauthorized(
     tx: Tx, payment_id: str, status: PaymentStatus, reason: str | None, provider_ref: str | None
 ) -> Payment | None:
@@ -165,6 +174,7 @@ async def mark_unauthorized(
     return await _one(tx, statement)
 
 
+@traced
 async def mark_captured(tx: Tx, payment_id: str, amount: Money) -> Payment | None:
     """authorized -> captured with `amount` (<= authorized, also a CHECK); None when not authorized."""
     statement = (
@@ -181,12 +191,14 @@ async def mark_captured(tx: Tx, payment_id: str, amount: Money) -> Payment | Non
     return await _one(tx, statement)
 
 
+@traced
 async def mark_voided(tx: Tx, payment_id: str) -> Payment | None:
     """authorized -> voided; None when not authorized."""
     statement = _move(payment_id, PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED).returning(payment)
     return await _one(tx, statement)
 
 
+@traced
 async def pending_before(tx: Tx, cutoff: datetime, limit: int) -> list[Payment]:
     query = (
         select(payment)
@@ -197,6 +209,7 @@ async def pending_before(tx: Tx, cutoff: datetime, limit: int) -> list[Payment]:
     return [_payment(row) for row in await tx.execute(query)]
 
 
+@traced
 async def authorized_before(tx: Tx, cutoff: datetime, limit: int) -> list[Payment]:
     query = (
         select(payment)
@@ -231,6 +244,7 @@ _RESERVE_REFUND = text(
 )
 
 
+@traced
 async def reserve_refund(tx: Tx, org_id: str, payment_id: str, refund_key: str, amount: Money) -> str | None:
     """Insert a pending refund and add its amount to the payment's `refunded`, both or neither.
 
@@ -257,6 +271,7 @@ async def reserve_refund(tx: Tx, org_id: str, payment_id: str, refund_key: str, 
     return str(row.inserted)
 
 
+@traced
 async def refund_by_key(tx: Tx, org_id: str, payment_id: str, refund_key: str) -> Refund | None:
     query = select(refund).where(
         refund.c.org_id == org_id, refund.c.payment_id == payment_id, refund.c.refund_key == refund_key
@@ -265,11 +280,13 @@ async def refund_by_key(tx: Tx, org_id: str, payment_id: str, refund_key: str) -
     return _refund(row) if row is not None else None
 
 
+@traced
 async def get_refund(tx: Tx, refund_id: str) -> Refund | None:
     row = (await tx.execute(select(refund).where(refund.c.id == refund_id))).one_or_none()
     return _refund(row) if row is not None else None
 
 
+@traced
 async def refund_succeeded(tx: Tx, refund_id: str, provider_ref: str) -> Refund | None:
     """pending -> succeeded; None when the refund was no longer pending."""
     statement = (
@@ -299,6 +316,7 @@ _FAIL_REFUND = text(
 )
 
 
+@traced
 async def refund_failed(tx: Tx, refund_id: str, reason: str) -> bool:
     """pending -> failed, giving its amount back to the payment; False when no longer pending."""
     return bool(await tx.scalar(_FAIL_REFUND, {"id": refund_id, "reason": reason}))
@@ -307,6 +325,7 @@ async def refund_failed(tx: Tx, refund_id: str, reason: str) -> bool:
 # --- processed provider events --------------------------------------------------------------------
 
 
+@traced
 async def first_provider_event(tx: Tx, provider: str, event: ProviderEvent) -> bool:
     """Record the event; False when it was processed before (a concurrent copy waits for the first)."""
     statement = (
@@ -324,6 +343,7 @@ async def first_provider_event(tx: Tx, provider: str, event: ProviderEvent) -> b
     return (await tx.execute(statement)).first() is not None
 
 
+@traced
 async def set_provider_event_outcome(tx: Tx, provider: str, event_id: str, outcome: str) -> None:
     await tx.execute(
         update(provider_event)

@@ -64,6 +64,7 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from emporium.platform.events.outbox import publish
 from emporium.platform.money import Money
+from emporium.platform.telemetry.tracing import traced
 
 __all__ = [
     "CaptureExceedsAuthorization",
@@ -116,6 +117,7 @@ async def _read(db: Database, org_id: str, payment_id: str) -> Payment:
 # --- authorization ----------------------------------------------------------------------------------
 
 
+@traced
 async def start_authorization(
     db: Database,
     *,
@@ -144,6 +146,7 @@ async def start_authorization(
     raise Conflict(f"order {order_id} keeps changing payments; retry")
 
 
+@traced
 async def authorize(db: Database, *, org_id: str, payment_id: str, providers: Providers | None = None) -> Payment:
     """Ask the provider to authorize a pending payment and record what it said.
 
@@ -216,6 +219,7 @@ async def _to_unauthorized(
     return moved
 
 
+@traced
 async def resolve_pending(db: Database, *, org_id: str, payment_id: str, providers: Providers | None = None) -> Payment:
     """Recovery: ask the provider, by our key, what became of a pending payment, and record it.
 
@@ -281,6 +285,7 @@ async def _apply_step(
 # --- capture and void -------------------------------------------------------------------------------
 
 
+@traced
 async def capture(
     db: Database,
     *,
@@ -326,6 +331,7 @@ async def _to_captured(tx: Tx, payment: Payment, amount: Money) -> Payment | Non
     return moved
 
 
+@traced
 async def void(db: Database, *, org_id: str, payment_id: str, providers: Providers | None = None) -> Payment:
     """Release an authorization. Voiding a voided payment is a no-op."""
     payment = await _read(db, org_id, payment_id)
@@ -372,6 +378,7 @@ async def _call_provider(payment: Payment, call: Callable[[str], Awaitable[objec
 # --- refunds ----------------------------------------------------------------------------------------
 
 
+@traced
 async def refund(
     db: Database,
     *,
@@ -457,22 +464,26 @@ async def _drive_refund(db: Database, payment: Payment, pending: Refund, adapter
 # --- reads and jobs ---------------------------------------------------------------------------------
 
 
+@traced
 async def get_payment(db: Database, principal: Principal, payment_id: str) -> Payment:
     return await _read(db, principal.org_id, payment_id)
 
 
+@traced
 async def payment_for_order(db: Database, *, org_id: str, order_id: str) -> Payment | None:
     """The order's live payment, else its most recent one (None when it never had one)."""
     async with transaction(db) as tx:
         return await store.latest_for_order(tx, org_id, order_id)
 
 
+@traced
 async def stale_pending(db: Database, *, older_than: timedelta, limit: int) -> list[Payment]:
     """Pending payments created more than `older_than` ago (any org), oldest first: recovery's work list."""
     async with transaction(db) as tx:
         return await store.pending_before(tx, datetime.now(UTC) - older_than, limit)
 
 
+@traced
 async def expire_authorizations(
     db: Database, *, older_than: timedelta, limit: int = 100, providers: Providers | None = None
 ) -> list[Payment]:
@@ -503,6 +514,7 @@ class WebhookReceipt:
     outcome: str  # duplicate | ignored | unknown_payment | stale | moved:<status>[,<status>]
 
 
+@traced
 async def receive_provider_webhook(
     db: Database,
     *,

@@ -13,6 +13,7 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 
 class AlreadyExists(Conflict):
@@ -31,6 +32,7 @@ class CrudStore:
             condition = and_(condition, self.table.c.deleted_at.is_(None))
         return condition
 
+    @traced
     async def insert(self, tx: Tx, org_id: str, values: Row) -> Row:
         statement = (
             insert(self.table)
@@ -42,6 +44,7 @@ class CrudStore:
         except IntegrityError as error:
             raise _conflict(self.resource, error) from None
 
+    @traced
     async def get(self, tx: Tx, org_id: str, row_id: str, *, for_update: bool = False) -> Row | None:
         """`for_update` locks the row until the transaction ends: hooks then see the state they change."""
         query = select(self.table).where(self._scope(org_id), self.table.c.id == row_id)
@@ -50,11 +53,13 @@ class CrudStore:
         row = (await tx.execute(query)).one_or_none()
         return dict(row._mapping) if row else None
 
+    @traced
     async def get_by(self, tx: Tx, org_id: str, column: str, value: Any) -> Row | None:
         query = select(self.table).where(self._scope(org_id), self.table.c[column] == value)
         row = (await tx.execute(query)).one_or_none()
         return dict(row._mapping) if row else None
 
+    @traced
     async def list(self, tx: Tx, org_id: str, query: ListQuery, extra: list[Any] | None = None) -> Page[Row]:
         column = self.table.c[self.resource.sortable[query.sort]]
         statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, query.conditions))
@@ -72,6 +77,7 @@ class CrudStore:
             return Page(rows, cursor_for(query, last[column.name], last["id"]))
         return Page(rows, None)
 
+    @traced
     async def update(self, tx: Tx, org_id: str, row_id: str, changes: Row, expected_version: int | None) -> Row | None:
         """None when the row is absent, or when `expected_version` no longer matches."""
         condition = and_(self._scope(org_id), self.table.c.id == row_id)
@@ -89,6 +95,7 @@ class CrudStore:
             raise _conflict(self.resource, error) from None
         return dict(row._mapping) if row else None
 
+    @traced
     async def delete(self, tx: Tx, org_id: str, row_id: str, expected_version: int | None) -> Row | None:
         condition = and_(self._scope(org_id), self.table.c.id == row_id)
         if expected_version is not None:

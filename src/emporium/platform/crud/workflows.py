@@ -22,6 +22,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.errors import Conflict, NotFound, PreconditionFailed
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 _MAX_RELOADS = 3
 
@@ -96,6 +97,7 @@ class CrudWorkflows:
 
     # --- outcomes -------------------------------------------------------------------------------
 
+    @traced
     async def create(
         self, db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, body: BaseModel
     ) -> Row:
@@ -112,6 +114,7 @@ class CrudWorkflows:
         await self._invalidate(cache, principal.org_id, [row], row["version"])
         return row
 
+    @traced
     async def get(self, db: Database, cache: VersionedCache | None, principal: Principal, row_id: str) -> BaseModel:
         async def load() -> Row | None:
             async with transaction(db) as tx:
@@ -122,6 +125,7 @@ class CrudWorkflows:
             raise NotFound(f"no {self.resource.singular} {row_id}")
         return model
 
+    @traced
     async def get_by(
         self, db: Database, cache: VersionedCache | None, principal: Principal, field: str, value: str
     ) -> BaseModel:
@@ -134,12 +138,14 @@ class CrudWorkflows:
             raise NotFound(f"no {self.resource.singular} with {field} {value!r}")
         return model
 
+    @traced
     async def list(
         self, db: Database, principal: Principal, query: ListQuery, extra: list[Any] | None = None
     ) -> Page[Row]:
         async with transaction(db) as tx:
             return await self.store.list(tx, principal.org_id, query, extra)
 
+    @traced
     async def update(
         self,
         db: Database,
@@ -170,6 +176,7 @@ class CrudWorkflows:
         await self._invalidate(cache, principal.org_id, [current, row], row["version"])
         return row
 
+    @traced
     async def delete(
         self,
         db: Database,
@@ -197,6 +204,7 @@ class CrudWorkflows:
             await tx.commit()
         await self._invalidate(cache, principal.org_id, [current], current["version"] + 1)
 
+    @traced
     async def run_query(
         self, db: Database, principal: Principal, name: str, params: BaseModel, query: ListQuery
     ) -> Page[Row]:

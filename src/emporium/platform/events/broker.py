@@ -32,6 +32,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.events import workflows
 from emporium.platform.events.contracts import SUBJECT_PREFIX, Envelope, subject_of
 from emporium.platform.events.dispatcher import error_text
+from emporium.platform.events.observed import run_handler
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Delivery, Subscription
 from emporium.platform.telemetry.logging import get_logger
@@ -138,7 +139,7 @@ class BrokerConsumer:
         attempt = message.metadata.num_delivered or 1
         delivery = Delivery(event, self.subscription.consumer, attempt)
         try:
-            await self.subscription.handler(self.db, delivery)
+            await run_handler(self.subscription, self.db, delivery)
         except Exception as error:
             if self.retry.exhausted(attempt):
                 await workflows.dead_letter_event(self.db, event, delivery.consumer, error_text(error), attempt)

@@ -30,6 +30,7 @@ import asyncpg
 from emporium.platform.db.engine import Database
 from emporium.platform.events import workflows
 from emporium.platform.events.contracts import Envelope
+from emporium.platform.events.observed import run_handler
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.store import WAKE_CHANNEL, Claimed
 from emporium.platform.events.subscriptions import Delivery, Subscriptions
@@ -220,7 +221,7 @@ class Dispatcher:
             if (subscription.consumer, event.id) in done:
                 continue
             try:
-                await subscription.handler(self.db, Delivery(event, subscription.consumer, attempt))
+                await run_handler(subscription, self.db, Delivery(event, subscription.consumer, attempt))
             except Exception as error:
                 errors[subscription.consumer] = error_text(error)
                 _log.warning(

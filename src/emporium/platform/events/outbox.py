@@ -14,6 +14,7 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.events import store
 from emporium.platform.events.contracts import Envelope, Event
 from emporium.platform.ids import new_id
+from emporium.platform.telemetry.tracing import current_trace_context
 
 
 def envelope_of(
@@ -49,6 +50,8 @@ async def publish(
     `org_id` scopes the event (and its dead letters) to a tenant; `trace_context`
     carries the W3C trace headers of the publishing span to the consumers.
     """
+    if trace_context is None:
+        trace_context = current_trace_context()  # the handlers' spans continue this trace
     envelope = envelope_of(event, org_id=org_id, trace_context=trace_context, occurred_at=occurred_at)
     await store.insert_event(tx, envelope)
     return envelope

@@ -12,6 +12,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.errors import Conflict
 from emporium.platform.events import workflows
 from emporium.platform.events.dispatcher import error_text
+from emporium.platform.events.observed import run_handler
 from emporium.platform.events.store import DeadLetter
 from emporium.platform.events.subscriptions import Delivery, Subscriptions
 from emporium.platform.telemetry.logging import get_logger
@@ -38,7 +39,7 @@ async def replay_dead_letter(
         raise ConsumerNotHosted(f"consumer {letter.consumer!r} is not registered", consumer=letter.consumer)
     delivery = Delivery(letter.event, letter.consumer, letter.attempts + 1)
     try:
-        await subscription.handler(db, delivery)
+        await run_handler(subscription, db, delivery)
     except Exception as error:
         await workflows.record_replay_failure(db, letter.id, error_text(error))
         _log.warning("dead_letter_replay_failed", dead_letter_id=letter.id, error=error_text(error))

@@ -298,6 +298,7 @@ class Backlog:
 
     size: int
     oldest_lag_seconds: float
+    dead_letters: int = 0  # not yet replayed
 
 
 async def backlog(tx: Tx) -> Backlog:
@@ -309,7 +310,8 @@ async def backlog(tx: Tx) -> Backlog:
             ).where(outbox.c.delivered_at.is_(None))
         )
     ).one()
-    return Backlog(int(row.size), max(0.0, float(row.lag)))
+    dead = await tx.scalar(select(func.count()).select_from(dead_letter).where(dead_letter.c.replayed_at.is_(None)))
+    return Backlog(int(row.size), max(0.0, float(row.lag)), int(dead or 0))
 
 
 async def outbox_row(tx: Tx, event_id: str) -> dict[str, Any] | None:

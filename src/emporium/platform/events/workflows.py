@@ -17,8 +17,10 @@ from emporium.platform.events.contracts import Envelope
 from emporium.platform.events.store import Backlog, Claimed, DeadLetter
 from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.tracing import traced
 
 
+@traced
 async def handle_once(db: Database, delivery: Delivery, effect: Callable[[Tx], Awaitable[None]]) -> bool:
     """Run `effect` and record the delivery in one transaction; skip it if it was recorded before.
 
@@ -32,6 +34,7 @@ async def handle_once(db: Database, delivery: Delivery, effect: Callable[[Tx], A
     return True
 
 
+@traced
 async def claim_batch(db: Database, worker: str, batch: int, lease_seconds: int) -> list[Claimed]:
     async with transaction(db) as tx:
         claimed = await store.claim(tx, worker, batch, lease_seconds)
@@ -39,23 +42,27 @@ async def claim_batch(db: Database, worker: str, batch: int, lease_seconds: int)
     return claimed
 
 
+@traced
 async def processed_consumers(db: Database, event_ids: Sequence[str]) -> set[tuple[str, str]]:
     async with transaction(db) as tx:
         return await store.processed_consumers(tx, event_ids)
 
 
+@traced
 async def mark_delivered(db: Database, seqs: Sequence[int], via: str) -> None:
     async with transaction(db) as tx:
         await store.mark_delivered(tx, seqs, via)
         await tx.commit()
 
 
+@traced
 async def retry_later(db: Database, seq: int, attempts: int, error: str, delay_seconds: float) -> None:
     async with transaction(db) as tx:
         await store.schedule_retry(tx, seq, attempts, error, delay_seconds)
         await tx.commit()
 
 
+@traced
 async def give_up(db: Database, claimed: Claimed, attempts: int, errors: Mapping[str, str]) -> list[str]:
     """Dead-letter each failing consumer and take the event off the queue, in one transaction."""
     async with transaction(db) as tx:
@@ -71,6 +78,7 @@ async def give_up(db: Database, claimed: Claimed, attempts: int, errors: Mapping
     return ids
 
 
+@traced
 async def dead_letter_event(db: Database, event: Envelope, consumer: str, error: str, attempts: int) -> str:
     """A broker consumer gave up on an event (its outbox row was done when it was forwarded)."""
     async with transaction(db) as tx:
@@ -81,6 +89,7 @@ async def dead_letter_event(db: Database, event: Envelope, consumer: str, error:
     return dead_letter_id
 
 
+@traced
 async def release_claims(db: Database, seqs: Sequence[int], worker: str) -> None:
     if not seqs:
         return
@@ -89,12 +98,14 @@ async def release_claims(db: Database, seqs: Sequence[int], worker: str) -> None
         await tx.commit()
 
 
+@traced
 async def backlog(db: Database) -> Backlog:
     """Undelivered events and the oldest one's age: for metrics and, later, load shedding."""
     async with transaction(db) as tx:
         return await store.backlog(tx)
 
 
+@traced
 async def list_dead_letters(
     db: Database, *, org_id: str | None, include_replayed: bool = False, cursor: str | None = None, limit: int = 50
 ) -> Page[DeadLetter]:
@@ -104,6 +115,7 @@ async def list_dead_letters(
         )
 
 
+@traced
 async def get_dead_letter(db: Database, dead_letter_id: str, *, org_id: str | None) -> DeadLetter:
     """`org_id` None: any org (the operator's CLI); otherwise another org's letter is not found."""
     async with transaction(db) as tx:
@@ -113,6 +125,7 @@ async def get_dead_letter(db: Database, dead_letter_id: str, *, org_id: str | No
     return found
 
 
+@traced
 async def dead_letter_to_replay(db: Database, dead_letter_id: str, *, org_id: str | None) -> DeadLetter:
     letter = await get_dead_letter(db, dead_letter_id, org_id=org_id)
     if letter.replayed_at is not None:
@@ -122,6 +135,7 @@ async def dead_letter_to_replay(db: Database, dead_letter_id: str, *, org_id: st
     return letter
 
 
+@traced
 async def mark_replayed(db: Database, dead_letter_id: str) -> DeadLetter:
     async with transaction(db) as tx:
         await store.mark_replayed(tx, dead_letter_id)
@@ -131,6 +145,7 @@ async def mark_replayed(db: Database, dead_letter_id: str) -> DeadLetter:
     return letter
 
 
+@traced
 async def record_replay_failure(db: Database, dead_letter_id: str, error: str) -> None:
     async with transaction(db) as tx:
         await store.record_replay_failure(tx, dead_letter_id, error)

@@ -17,6 +17,7 @@ from ksuid import Ksuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
+from emporium.platform.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, status_class
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -48,6 +49,7 @@ class RequestContextMiddleware:
             return
 
         request_id = _incoming_request_id(scope) or f"req_{Ksuid()}"
+        HTTP_IN_FLIGHT.inc()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -72,12 +74,18 @@ class RequestContextMiddleware:
             if not response_started:
                 await _send_internal_error(send_with_request_id, scope, request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            HTTP_IN_FLIGHT.dec()
+            labels = (route, scope["method"], status_class(status))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_DURATION.labels(*labels).observe(elapsed)
             _log.info(
                 "request",
                 method=scope["method"],
-                route=route_template(scope),
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
 

@@ -8,12 +8,55 @@ the request's context variables (`request_id`, later `trace_id`).
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
+from opentelemetry import trace
 
 LogFormat = Literal["auto", "json", "console"]
+
+
+_SECRETS = re.compile(
+    r"(emp_live_[0-9A-Za-z]{8})[0-9A-Za-z]+"  # API keys: keep the recognisable prefix only
+    r"|(whsec_)[A-Za-z0-9+/=_]+"  # webhook signing secrets
+    r"|((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}"  # credentials in headers
+    r"|\b(\d{4})\d{5,11}(\d{4})\b"  # card-like digit runs (13-19): first and last four only
+)
+
+
+def _redact_text(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1) + "…"
+        if match.group(2):
+            return match.group(2) + "…"
+        if match.group(3):
+            return match.group(3) + "…"
+        return f"{match.group(4)}…{match.group(5)}"
+
+    return _SECRETS.sub(replace, text)
+
+
+def redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """No API key, signing secret, bearer token or card number reaches a log line."""
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = _redact_text(value)
+        elif key in {"authorization", "password", "secret", "api_key", "card_token"}:
+            event[key] = "…"
+    return event
+
+
+def add_trace_ids(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Every line written inside a span carries its trace and span ids (hex, as in traceparent)."""
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event["trace_id"] = format(span.trace_id, "032x")
+        event["span_id"] = format(span.span_id, "016x")
+    return event
 
 
 def _renderer(fmt: LogFormat) -> Any:
@@ -30,6 +73,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        add_trace_ids,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -42,6 +86,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_secrets,
             _renderer(fmt),
         ],
     )

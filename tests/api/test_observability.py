@@ -1,0 +1,212 @@
+"""One trace from the HTTP request to the outgoing call an event handler makes; metrics by route
+template and by handler; log lines that carry the trace id; no secret in any log line."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from emporium.platform.db.engine import Database
+from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
+from emporium.platform.events.subscriptions import Delivery, Subscription, Subscriptions
+from emporium.platform.telemetry.logging import configure_logging
+from tests.support.catalog import make_product
+from tests.support.identity import Tenant, bearer, make_tenant
+from tests.support.orders import key, order_body, place
+
+
+@pytest.fixture(scope="session")
+def span_exporter(app_client: httpx.AsyncClient) -> InMemorySpanExporter:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider), "the runtime installs the SDK provider"
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # providers cannot drop one: keep it all session
+    return exporter
+
+
+@pytest.fixture
+def spans(span_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
+    span_exporter.clear()
+    yield span_exporter
+    span_exporter.clear()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A loopback HTTP server that records the headers of what it receives."""
+    received: list[dict[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode().split("\r\n")[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        if length:
+            await reader.readexactly(length)
+        received.append(headers)
+        writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/hook", received
+    server.close()
+    await server.wait_closed()
+
+
+def _by_id(spans: tuple[ReadableSpan, ...]) -> dict[int, ReadableSpan]:
+    return {s.context.span_id: s for s in spans}
+
+
+def _ancestors(span: ReadableSpan, index: dict[int, ReadableSpan]) -> list[str]:
+    names = []
+    while span.parent is not None and span.parent.span_id in index:
+        span = index[span.parent.span_id]
+        names.append(span.name)
+    return names
+
+
+async def test_one_trace_from_the_request_to_the_handlers_outgoing_call(
+    app_client: httpx.AsyncClient,
+    db: Database,
+    spans: InMemorySpanExporter,
+    receiver: tuple[str, list[dict[str, str]]],
+) -> None:
+    url, received = receiver
+    shop = await make_tenant(db, "Traced")
+    product = await make_product(db, shop, on_hand=3)
+    spans.clear()
+    response = await place(app_client, shop.storefront_key, order_body((str(product["sku"]), 1)))
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+
+    async def call_out(_db: Database, delivery: Delivery) -> None:
+        if delivery.event.payload["order_id"] == order_id:
+            async with httpx.AsyncClient() as client:
+                await client.post(url, json={"order": order_id})
+
+    consumer = Subscription(
+        "observability.tracer_probe", call_out, reads={("orders.order_created", 1): frozenset({"order_id"})}
+    )
+    dispatcher = Dispatcher(db, Subscriptions([consumer]), DispatchSettings(batch_size=500, concurrency=1))
+    for _ in range(50):
+        await dispatcher.run_once()
+        if received:
+            break
+    assert received, "the handler never ran"
+
+    finished = spans.get_finished_spans()
+    index = _by_id(finished)
+    server = next(
+        s for s in finished if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == "/v1/orders"
+    )
+    trace_id = server.context.trace_id
+    in_trace = [s for s in finished if s.context.trace_id == trace_id]
+    names = {s.name for s in in_trace}
+    for expected in (
+        "checkout.orchestrator.place_order",
+        "orders.workflow.place_order",
+        "payments.workflow.start_authorization",
+        "payments.workflow.authorize",
+        "orders.workflow.mark_paid",
+        "catalog.api.reserve_stock",
+        "orders.order_created process observability.tracer_probe",
+    ):
+        assert expected in names, (expected, sorted(names))
+    workflow = next(s for s in in_trace if s.name == "orders.workflow.place_order")
+    assert _ancestors(workflow, index)[:1] == ["checkout.orchestrator.place_order"]
+    sql = [s for s in in_trace if s.attributes.get("db.system") == "postgresql"]
+    assert any(_ancestors(s, index)[:1] == ["orders.service.insert_order"] for s in sql), "SQL spans sit under services"
+    handler = next(s for s in in_trace if s.kind == trace.SpanKind.CONSUMER)
+    assert "orders.workflow.place_order" in _ancestors(handler, index)  # continued from the outbox row
+    outgoing = [s for s in in_trace if s.kind == trace.SpanKind.CLIENT and _ancestors(s, index)[:1] == [handler.name]]
+    assert outgoing, "the handler's HTTP call is a child span of the handler"
+    traceparent = received[0]["traceparent"]
+    assert traceparent.split("-")[1] == format(trace_id, "032x")
+
+
+async def test_metrics_by_route_template_and_by_handler(
+    app_client: httpx.AsyncClient, tenant: Tenant, db: Database
+) -> None:
+    product = await make_product(db, tenant, on_hand=1)
+    for _ in range(3):
+        await app_client.get(f"/v1/products/{product['id']}", headers=bearer(tenant.owner_key))
+    await app_client.get("/v1/products/prd_missing", headers=bearer(tenant.owner_key))
+    text = (await app_client.get("/metrics")).text
+    assert (
+        'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/products/{id}",status_class="2xx"}'
+        in text
+    )
+    assert 'http_requests_total{method="GET",route="/v1/products/{id}",status_class="4xx"}' in text
+    assert str(product["id"]) not in text and "prd_missing" not in text
+    assert "outbox_backlog_events" in text
+    assert "db_pool_connections_in_use" in text
+    assert 'event_handler_runs_total{consumer="observability.tracer_probe"' in text  # from the trace test's handler
+
+
+async def test_the_log_of_a_failing_request_carries_its_trace_id(
+    app_client: httpx.AsyncClient, tenant: Tenant, spans: InMemorySpanExporter
+) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json")
+    handler = logging.getLogger().handlers[0]
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        response = await app_client.post(
+            "/v1/orders", headers={**bearer(tenant.storefront_key), "Idempotency-Key": key()},
+            json=order_body(("NO-SUCH-SKU", 1)),
+        )  # fmt: skip
+    finally:
+        logging.getLogger().handlers.clear()
+    assert response.status_code == 422
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    access = next(line for line in lines if line.get("event") == "request" and line.get("route") == "/v1/orders")
+    server = next(
+        s
+        for s in spans.get_finished_spans()
+        if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == "/v1/orders"
+    )
+    assert access["trace_id"] == format(server.context.trace_id, "032x")
+    assert access["status"] == 422
+
+
+async def test_no_secret_reaches_the_log(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    stream = io.StringIO()
+    configure_logging("debug", "json")
+    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    secrets: list[str] = [tenant.owner_key]
+    try:
+        owner = bearer(tenant.owner_key)
+        created = await app_client.post("/v1/api-keys", headers=owner, json={"name": "leak?", "role": "viewer"})
+        secrets.append(created.json()["secret"])
+        endpoint = await app_client.post(
+            "/v1/webhook-endpoints", headers=owner, json={"url": "https://hooks.example.com/x", "event_types": ["*"]}
+        )
+        secrets.append(endpoint.json()["secret"])
+        await app_client.get("/v1/auth/whoami", headers=bearer(secrets[1]))
+        await app_client.get("/v1/auth/whoami", headers=bearer(secrets[1][:-1] + "x"))  # a refused key
+        structlog.stdlib.get_logger("emporium.test").info("card", note="paid with 4242424242424242 and " + secrets[0])
+    finally:
+        logging.getLogger().handlers.clear()
+    captured = stream.getvalue()
+    assert captured, "nothing was logged"
+    for secret in secrets:
+        assert secret not in captured
+        assert secret[12:] not in captured
+    assert "4242424242424242" not in captured
+    assert "paid with 4242" in captured  # first four and last four digits stay, for support
