@@ -64,6 +64,9 @@ def config() -> Config:
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
         cron_enabled=False,
+        # Concurrency tests fire thousands of requests with one key: the limits have their own tests.
+        rate_limit_per_key=1_000_000,
+        rate_limit_per_org=1_000_000,
         sandbox_webhook_secret=SANDBOX_WEBHOOK_SECRET,
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
     )
@@ -85,7 +88,7 @@ async def runtime(config: Config, database_url: str) -> AsyncIterator[Runtime]:
 @pytest.fixture(scope="session")
 async def app_client(config: Config, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     hosted = Subscriptions([recording()])  # so the dead-letter admin API can replay a test consumer
-    app = create_app(lambda: open_runtime(replace(config), database_url, subscriptions=hosted))
+    app = create_app(lambda: open_runtime(replace(config), database_url, subscriptions=hosted), config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://emporium.test") as client:

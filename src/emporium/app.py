@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import Scope
 
 from emporium import __version__
-from emporium.config import metrics_directory
+from emporium.config import Config, metrics_directory
 from emporium.modules.catalog.handlers import router as catalog_router
 from emporium.modules.identity.handlers import router as identity_router
 from emporium.modules.notifications.handlers import router as notifications_router
@@ -34,9 +34,13 @@ from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
+from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
 from emporium.platform.http.problems import install_problem_handlers
+from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
+from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
+from emporium.platform.ratelimit import Bucket, RateLimiter
 from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from emporium.runtime import Runtime
 
@@ -93,7 +97,23 @@ def _mount_probes(app: FastAPI) -> None:
     app.include_router(metrics_router(sample_gauges, multiprocess_directory))
 
 
-def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
+def _rate_limiter(scope: Scope) -> RateLimiter | None:
+    runtime = _runtime(scope)
+    return runtime.rate_limiter if runtime else None
+
+
+def _backlog(app: FastAPI) -> Callable[[], int]:
+    def size() -> int:
+        runtime = getattr(app.state, "runtime", None)
+        return runtime.backlog.size if isinstance(runtime, Runtime) else 0
+
+    return size
+
+
+def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None = None) -> FastAPI:
+    """`config` sets the edge limits (body size, timeout, shedding, rate limits); resources come from the runtime."""
+    settings = config or Config()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if open_runtime is None:
@@ -128,8 +148,30 @@ def create_app(open_runtime: RuntimeOpener | None = None) -> FastAPI:
     app.state.database = None
     install_problem_handlers(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+    # Outermost last: context -> limits -> shedding -> authentication -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=_rate_limiter,
+        limits=RateLimits(
+            per_actor=Bucket(settings.rate_limit_per_key, max(1, int(settings.rate_limit_per_key * 2))),
+            per_org=Bucket(settings.rate_limit_per_org, max(1, int(settings.rate_limit_per_org * 2))),
+        ),
+    )
     app.add_middleware(AuthenticationMiddleware, authenticator=_authenticator, jwt_verifier=_jwt_verifier)
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        settings=ShedSettings(
+            max_concurrent=settings.shed_max_concurrent,
+            adaptive=settings.shed_adaptive,
+            latency_target_seconds=settings.shed_latency_target,
+            backlog_threshold=settings.outbox_shed_threshold,
+        ),
+        backlog=_backlog(app),
+    )
+    app.add_middleware(
+        LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout
+    )
     app.add_middleware(RequestContextMiddleware)
 
     _mount_probes(app)

@@ -44,6 +44,14 @@ class Config:
     demo_bootstrap: bool = False
     redis_url: str | None = None
     cron_enabled: bool = True
+    max_body_bytes: int = 1_048_576
+    request_timeout: float = 30.0
+    shed_max_concurrent: int = 256
+    shed_adaptive: bool = False
+    shed_latency_target: float = 0.25
+    outbox_shed_threshold: int = 50_000
+    rate_limit_per_key: float = 50.0
+    rate_limit_per_org: float = 200.0
     otlp_endpoint: str | None = None
     service_name: str = "emporium"
     order_reservation_ttl: float = 900.0
@@ -307,6 +315,62 @@ SETTINGS: tuple[Setting, ...] = (
         _http_url(),
     ),
     _setting("OTEL_SERVICE_NAME", "service_name", "emporium", "The service name traces carry.", _claim()),
+    _setting(
+        "MAX_BODY_BYTES",
+        "max_body_bytes",
+        "1048576",
+        "Largest request body; above it: 413.",
+        _integer(1024, 64 * 1048576),
+    ),
+    _setting(
+        "REQUEST_TIMEOUT",
+        "request_timeout",
+        "30",
+        "A request still running after this many seconds is cancelled and answered 503.",
+        _seconds(1, 600),
+    ),
+    _setting(
+        "SHED_MAX_CONCURRENT",
+        "shed_max_concurrent",
+        "256",
+        "Concurrent requests per worker before load is shed with 503 (catalog browsing first, checkout last).",
+        _integer(1, 100_000),
+    ),
+    _setting(
+        "SHED_ADAPTIVE",
+        "shed_adaptive",
+        "false",
+        "Let the concurrency limit follow observed latency (shrinks above SHED_LATENCY_TARGET).",
+        _boolean(),
+    ),
+    _setting(
+        "SHED_LATENCY_TARGET",
+        "shed_latency_target",
+        "0.25",
+        "Adaptive shedding: the p90 latency, in seconds, above which the limit shrinks.",
+        _seconds(0.001, 60),
+    ),
+    _setting(
+        "OUTBOX_SHED_THRESHOLD",
+        "outbox_shed_threshold",
+        "50000",
+        "Undelivered events above which non-critical writes are shed with 503.",
+        _integer(1, 100_000_000),
+    ),
+    _setting(
+        "RATE_LIMIT_PER_KEY",
+        "rate_limit_per_key",
+        "50",
+        "Requests per second per API key or user (bursts of twice that); over it: 429.",
+        _seconds(0.1, 1_000_000),
+    ),
+    _setting(
+        "RATE_LIMIT_PER_ORG",
+        "rate_limit_per_org",
+        "200",
+        "Requests per second per org, all its keys and users together (bursts of twice that).",
+        _seconds(0.1, 1_000_000),
+    ),
     _setting(
         "CRON_ENABLED",
         "cron_enabled",

@@ -12,6 +12,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from redis.asyncio import Redis
+
 from emporium import bus
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
@@ -23,10 +25,12 @@ from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
 from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
+from emporium.platform.events.backlog import BacklogSampler
 from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamForwarder
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
 
 
@@ -41,6 +45,8 @@ class Runtime:
     cache: VersionedCache
     subscriptions: Subscriptions
     dispatcher: Dispatcher | None
+    rate_limiter: RateLimiter
+    backlog: BacklogSampler
     payment_providers: payments.Providers
 
 
@@ -123,6 +129,13 @@ async def open_runtime(
             dispatcher = Dispatcher(db, hosted, dispatch_settings_for(config), forwarder=forwarder)
             dispatcher.start()
             stack.push_async_callback(dispatcher.stop)  # stopped before the pool closes
+        redis_client = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
+        if redis_client is not None:
+            stack.push_async_callback(redis_client.aclose)
+        limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter()
+        backlog = BacklogSampler(db)
+        backlog.start()
+        stack.push_async_callback(backlog.stop)
         if config.cron_enabled:
             scheduler = Scheduler(
                 db,
@@ -145,4 +158,6 @@ async def open_runtime(
             subscriptions=hosted,
             dispatcher=dispatcher,
             payment_providers=providers,
+            rate_limiter=limiter,
+            backlog=backlog,
         )

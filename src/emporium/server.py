@@ -92,7 +92,7 @@ def serve(config: Config) -> None:
     def load_app(*_args: Any, **_kwargs: Any) -> Any:
         # Runs in each worker process: resources are opened there, on its own loop.
         die_with_parent()
-        return create_app(lambda: open_runtime(config, database_url))
+        return create_app(lambda: open_runtime(config, database_url), config)
 
     server = Server(
         "emporium.app:create_app",

@@ -26,7 +26,8 @@ HTTP_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", multiprocess_mode="livesum")
-HTTP_SHED = Counter("http_requests_shed", "Requests refused with 503 to protect the service", ["route", "reason"])
+HTTP_SHED = Counter("http_requests_shed", "Requests refused with 503 to protect the service", ["priority", "reason"])
+HTTP_RATE_LIMITED = Counter("http_requests_rate_limited", "Requests refused with 429", ["scope"])
 
 EVENT_HANDLED = Counter("event_handler_runs", "Event deliveries to a consumer", ["consumer", "event", "outcome"])
 EVENT_DURATION = Histogram(
