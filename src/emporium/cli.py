@@ -408,3 +408,46 @@ def write_docs(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render())
     console.print(f"wrote {out}")
+
+
+cron_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="Periodic jobs.")
+app.add_typer(cron_app, name="cron")
+
+
+@cron_app.callback()
+def cron(ctx: typer.Context) -> None:
+    """Run the periodic jobs alone (no HTTP), until SIGTERM/SIGINT; each tick runs once across replicas."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from emporium.worker import run_cron
+
+    run_cron(_config(ctx))
+
+
+@cron_app.command("runs")
+def cron_runs(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Option(help="only this job")] = "",
+    limit: Annotated[int, typer.Option(help="how many")] = 30,
+) -> None:
+    """List recent job runs: job, slot, replica, start, end, outcome."""
+    from rich.table import Table
+
+    from emporium.platform.cron_runs import JobRun, recent_runs
+    from emporium.platform.db.engine import Database
+    from emporium.server import migrate as run_migrate
+
+    url = run_migrate(_config(ctx))
+
+    async def run() -> list[JobRun]:
+        db = Database(url)
+        try:
+            return list(await recent_runs(db, job or None, limit))
+        finally:
+            await db.dispose()
+
+    table = Table("job", "slot", "replica", "started", "finished", "outcome", "detail")
+    for r in asyncio.run(run()):
+        finished = str(r.finished_at or "")
+        table.add_row(r.job, str(r.slot), r.instance, str(r.started_at), finished, r.outcome, r.detail or "")
+    Console().print(table)

@@ -144,6 +144,7 @@ async def open_runtime(
                     unknown_after=timedelta(seconds=config.checkout_recovery_after),
                     authorization_ttl=timedelta(seconds=config.payment_authorization_ttl),
                 ),
+                redis=redis_client,
             )
             scheduler.start()
             stack.push_async_callback(scheduler.stop)  # stopped at a safe point, before the pool closes

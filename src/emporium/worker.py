@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from typing import Literal
 
+from redis.asyncio import Redis
+
 from emporium.config import Config
+from emporium.modules.orders import jobs as orders_jobs
+from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetStreamForwarder
 from emporium.platform.events.dispatcher import Dispatcher
@@ -81,3 +86,35 @@ async def run_worker(
     finally:
         await db.dispose()
     _log.info("worker_stopped")
+
+
+async def run_scheduler(config: Config, database_url: str, stop: asyncio.Event | None = None) -> None:
+    """`emporium cron`: the periodic jobs alone, until SIGTERM/SIGINT (a running tick finishes first)."""
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    db = Database(database_url, PoolSettings(size=2, timeout=config.db_pool_timeout), application_name="emporium-cron")
+    redis = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
+    scheduler = Scheduler(
+        db,
+        orders_jobs.jobs(
+            db,
+            unknown_after=timedelta(seconds=config.checkout_recovery_after),
+            authorization_ttl=timedelta(seconds=config.payment_authorization_ttl),
+        ),
+        redis=redis,
+    )
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        await scheduler.stop()
+        if redis is not None:
+            await redis.aclose()
+        await db.dispose()
+    _log.info("cron_stopped")
+
+
+def run_cron(config: Config) -> None:
+    from emporium.server import migrate
+
+    asyncio.run(run_scheduler(config, migrate(config)))

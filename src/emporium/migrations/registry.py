@@ -10,6 +10,7 @@ import emporium.modules.notifications.tables
 import emporium.modules.orders.tables
 import emporium.modules.payments.tables
 import emporium.platform.audit.tables
+import emporium.platform.cron_runs
 import emporium.platform.events.tables
 import emporium.platform.idempotency.tables  # noqa: F401
 from emporium.platform.db.schema import MODULE_SCHEMAS, metadata

@@ -1,23 +1,38 @@
-"""Periodic jobs inside `serve` (or a worker): each tick of each job runs on one replica at a time.
+"""Periodic jobs inside `serve` (or alone in `emporium cron`): each tick of each job runs once across replicas.
 
-A job's tick runs only while its instance holds a PostgreSQL advisory lock
-named after the job, so N replicas run it once per interval between them.
-(Coordinated Redis locks and recorded runs come with the resilience work.)
+A tick is the interval slot `floor(now / every)`. With Redis, a replica claims
+`emp:cron:<job>:<slot>` with `SET NX PX` (a random token as value) and runs
+the tick only if the claim is its own; the key simply expires, so a replica
+with a late clock cannot run the same slot again. When a replica stops before
+running a claimed tick, it releases the claim only if the token is still its
+own (a Lua check), so another replica can take the slot. Every run is
+recorded in `platform.job_run` (start, end, outcome), whose unique
+(job, slot) is also the claim when there is no Redis (or it is down), and
+listed by `emporium cron runs`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import math
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import func, select
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from emporium.platform.cron_runs import record_run_end, record_run_start
 from emporium.platform.db.engine import Database
 
 _log = structlog.stdlib.get_logger("emporium.cron")
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,42 +42,76 @@ class Job:
     run: Callable[[], Awaitable[object]]
 
 
-def _lock_id(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"cron:{name}".encode()).digest()[:8], "big", signed=True)
+def slot_of(every_seconds: float, now: float) -> int:
+    return math.floor(now / every_seconds)
 
 
 class Scheduler:
-    def __init__(self, db: Database, jobs: list[Job]) -> None:
+    def __init__(
+        self, db: Database, jobs: list[Job], redis: Redis | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.db = db
         self.jobs = jobs
+        self.redis = redis
+        self.clock = clock
+        self.instance = secrets.token_hex(6)
+        self._release = redis.register_script(_RELEASE) if redis is not None else None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
+    async def _claim(self, job: Job, slot: int, token: str) -> bool | None:
+        """True: this replica owns the tick; False: another does; None: Redis unavailable."""
+        assert self.redis is not None
+        key = f"emp:cron:{job.name}:{slot}"
+        try:
+            return bool(await self.redis.set(key, token, nx=True, px=max(1000, int(job.every_seconds * 2000))))
+        except (RedisError, OSError, TimeoutError):
+            _log.warning("cron_redis_unavailable", job=job.name)
+            return None
+
+    async def _run_recorded(self, job: Job, slot: int) -> bool:
+        run_id = await record_run_start(self.db, job.name, slot, self.instance)
+        if run_id is None:
+            return False  # another replica recorded this slot first
+        try:
+            result = await job.run()
+        except Exception as error:
+            _log.exception("job_failed", job=job.name)
+            await record_run_end(self.db, run_id, "failed", f"{type(error).__name__}: {error}"[:1000])
+        else:
+            await record_run_end(self.db, run_id, "succeeded", str(result)[:1000])
+        return True
+
     async def tick(self, job: Job) -> bool:
-        """Run one tick of `job` unless another replica is running it; True if it ran here."""
-        async with self.db.engine.connect() as conn, conn.begin():
-            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(job.name)))):
+        """Run this slot of `job` unless another replica has it; True if it ran here."""
+        slot = slot_of(job.every_seconds, self.clock())
+        if self.redis is not None:
+            token = secrets.token_hex(16)
+            claimed = await self._claim(job, slot, token)
+            if claimed is False:
                 return False
-            try:
-                result = await job.run()
-                _log.info("job_ran", job=job.name, result=str(result))
-            except Exception:
-                _log.exception("job_failed", job=job.name)
-            return True
+            if claimed is True:
+                if self._stopping.is_set() and self._release is not None:  # stopping: hand the slot back
+                    await self._release(keys=[f"emp:cron:{job.name}:{slot}"], args=[token])
+                    return False
+                return await self._run_recorded(job, slot)
+        return await self._run_recorded(job, slot)  # no Redis (or it is down): the recorded slot is the claim
 
     async def _loop(self, job: Job) -> None:
         while not self._stopping.is_set():
+            wait = job.every_seconds - (self.clock() % job.every_seconds)  # wake at the slot boundary
             try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=job.every_seconds)
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
             except TimeoutError:
                 try:
                     await self.tick(job)
-                except Exception:  # the database is away: try again next interval
+                except Exception:  # the database is away: try again next slot
                     _log.exception("job_tick_failed", job=job.name)
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._loop(job), name=f"cron:{job.name}") for job in self.jobs]
 
     async def stop(self) -> None:
+        """Stop at a safe point: a running tick finishes; no new tick starts."""
         self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
