@@ -18,6 +18,8 @@ from emporium.platform.auth.api_keys import hash_api_key, is_well_formed_api_key
 from emporium.platform.auth.gate import AUTH_ERROR_KEY, PRINCIPAL_KEY
 from emporium.platform.auth.jwt import InvalidToken, JwtVerifier
 from emporium.platform.auth.principal import Principal
+from emporium.platform.errors import Unavailable
+from emporium.platform.http.limits import send_problem
 
 MAX_AUTHORIZATION_BYTES = 4096
 
@@ -97,4 +99,11 @@ class AuthenticationMiddleware:
                     state[PRINCIPAL_KEY] = await self._resolve(scope, token)
             except CredentialsRefused as refused:
                 state[AUTH_ERROR_KEY] = str(refused)
+            except Unavailable as unavailable:
+                # Not a verdict on the credentials: the database that knows them is away. Fail fast, retryable.
+                await send_problem(
+                    send, scope, 503, unavailable.code, unavailable.title, unavailable.detail,
+                    {"Retry-After": str(unavailable.retry_after)},
+                )  # fmt: skip
+                return
         await self.app(scope, receive, send)
