@@ -7,6 +7,7 @@ import asyncio
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +22,12 @@ from tests.support.orders import key, order_body, order_charges
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
-SERVER_ENV = {"CRON_ENABLED": "false", "EVENTS_DISPATCH": "false"}
+SERVER_ENV = {
+    "CRON_ENABLED": "false",
+    "EVENTS_DISPATCH": "false",
+    "RATE_LIMIT_PER_KEY": "100000",  # one storefront key sends all the traffic here
+    "RATE_LIMIT_PER_ORG": "100000",
+}
 
 
 async def _fire(base_url: str, api_key: str, requests: list[tuple[str, dict[str, object]]]) -> list[int]:
@@ -79,7 +85,7 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     try:
         await asyncio.to_thread(restarted.wait_ready)
         retried = await _fire(restarted.base_url, shop.storefront_key, requests)
-        assert all(code in (201, 202, 402, 409) for code in retried), retried
+        assert all(code in (201, 202, 402, 409) for code in retried), Counter(retried)
         recover = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "emporium.main", "orders", "recover", "--unknown-after", "0"],
@@ -88,7 +94,8 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
         )  # fmt: skip
         assert recover.returncode == 0, recover.stderr
         final = await _fire(restarted.base_url, shop.storefront_key, requests)
-        assert all(code in (200, 201, 202, 402) for code in final), final  # 202: the stored first answer
+        # 202: the stored first answer of a checkout whose outcome was settled later.
+        assert all(code in (200, 201, 202, 402) for code in final), Counter(final)
     finally:
         restarted.stop()
 

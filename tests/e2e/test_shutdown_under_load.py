@@ -26,7 +26,13 @@ async def test_sigterm_under_checkout_load(
     shop = await make_tenant(db, "Shutdown")
     product = await make_product(db, shop, on_hand=10_000)
     server = ServerProcess(
-        {"DATABASE_URL": database_url, "CRON_ENABLED": "false", "SHUTDOWN_TIMEOUT": "20"}, tmp_path / "server.log"
+        {
+            "DATABASE_URL": database_url,
+            "CRON_ENABLED": "false",
+            "SHUTDOWN_TIMEOUT": "20",
+            "RATE_LIMIT_PER_KEY": "100000",
+        },
+        tmp_path / "server.log",
     )
     answers: list[tuple[int, str | None]] = []  # (status, order id) ; status -1: connection refused or reset
     try:

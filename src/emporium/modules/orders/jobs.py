@@ -13,15 +13,28 @@ from emporium.platform.cron import Job
 from emporium.platform.db.engine import Database
 from emporium.platform.idempotency.workflows import complete_key, purge_expired_keys
 
+MAX_PASSES = 20
+
 
 async def recover_checkouts(db: Database, unknown_after: timedelta) -> recovery.Recovery:
-    report = await recovery.recover_checkouts(db, unknown_after=unknown_after)
-    for org_id, key, order in report.finished_checkouts:
-        # The client's retry with the same key now gets the order as it ended up.
-        status = 201 if order.status.value != "cancelled" else 200
-        body = json.dumps(jsonable_encoder(OrderOut.of(order)), separators=(",", ":")).encode()
-        await complete_key(db, org_id, key, status, body, "application/json")
-    return report
+    """Recovery passes (each takes a bounded batch) until one finds nothing more to finish."""
+    total = recovery.Recovery()
+    for _ in range(MAX_PASSES):
+        report = await recovery.recover_checkouts(db, unknown_after=unknown_after)
+        for org_id, key, order in report.finished_checkouts:
+            # The client's retry with the same key now gets the order as it ended up.
+            status = 201 if order.status.value != "cancelled" else 200
+            body = json.dumps(jsonable_encoder(OrderOut.of(order)), separators=(",", ":")).encode()
+            await complete_key(db, org_id, key, status, body, "application/json")
+        total.settled += report.settled
+        total.cancelled += report.cancelled
+        total.unknown += report.unknown
+        total.released_keys += report.released_keys
+        total.failed += report.failed
+        total.finished_checkouts += report.finished_checkouts
+        if not (report.finished_checkouts or report.released_keys or report.settled or report.cancelled):
+            break
+    return total
 
 
 def jobs(db: Database, *, unknown_after: timedelta, authorization_ttl: timedelta) -> list[Job]:
