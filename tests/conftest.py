@@ -64,6 +64,8 @@ def config() -> Config:
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
         cron_enabled=False,
+        # 200 concurrent buyers share one pool of 10: they should queue for a connection, not get 503.
+        db_pool_timeout=60,
         # Concurrency tests fire thousands of requests with one key: the limits have their own tests.
         rate_limit_per_key=1_000_000,
         rate_limit_per_org=1_000_000,
