@@ -204,16 +204,17 @@ def machine_line(r: dict[str, Any]) -> str:
 def write_docs(r: dict[str, Any], result_path: Path, doc: Path) -> None:
     settings = ", ".join(f"{k}={v}" for k, v in r["server_settings"].items())
     tool = r["plan"]["tool"]
-    profile = r.get("profile_checkout", {})
     profile_lines: list[str] = []
-    if "groups" in profile:
-        groups = ", ".join(f"{name} {share:.0f} %" for name, share in profile["groups"].items())
-        top = ", ".join(f"`{f['frame']}` {f['share']:.0f} %" for f in profile["top_self"][:6])
-        profile_lines = [
-            "",
-            f"Where a checkout's server CPU goes (py-spy, {profile['samples']:,} samples over the server's "
-            f"workers; a sample counts for every group on its stack): {groups}. Hottest frames (self time): {top}.",
-        ]
+    for key, what in (("profile_checkout", "a checkout's"), ("profile_get_product", "a cached product GET's")):
+        profile = r.get(key, {})
+        if "groups" in profile:
+            groups = ", ".join(f"{name} {share:.0f} %" for name, share in profile["groups"].items())
+            top = ", ".join(f"`{f['frame']}` {f['share']:.0f} %" for f in profile["top_self"][:6])
+            profile_lines += [
+                "",
+                f"Where {what} server CPU goes (py-spy, {profile['samples']:,} samples over the server's workers; "
+                f"a sample counts for every group on its stack): {groups}. Hottest frames (self time): {top}.",
+            ]
     body = [
         BEGIN,
         "## Benchmark (`make bench`)",

@@ -472,7 +472,25 @@ async def main(plan: Plan) -> dict[str, Any]:
         log(f"event pipeline: {events}")
 
         profile: dict[str, Any] = {"skipped": "--no-profile"}
+        profile_get: dict[str, Any] = {"skipped": "--no-profile"}
         if plan.profile:
+            log("py-spy sample of a GET /v1/products/{id} run")
+            seconds = min(plan.duration, 8.0)
+            load = asyncio.create_task(
+                get_load(
+                    "get_profiled",
+                    app.base_url,
+                    product_paths,
+                    reads,
+                    concurrency=plan.read_concurrency,
+                    duration=seconds + 2,
+                    warmup=0,
+                    tool=plan.tool,
+                )
+            )
+            await asyncio.sleep(1)  # let the profiled run reach steady state
+            profile_get = await asyncio.to_thread(profile_workers, app, seconds, work / "profile-get.txt")
+            await load
             log("py-spy sample of a checkout run")
             maker = checkout_maker(shop.storefront_key, skus)
             seconds = min(plan.duration, 8.0)
@@ -531,6 +549,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
             "profile_checkout": profile,
+            "profile_get_product": profile_get,
         }
     )
     result["ratios"] = report.ratios(result)
