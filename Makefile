@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean
+.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -45,13 +45,19 @@ unit: deps ## Run the fast unit and architecture tests only
 	$(BIN)/pytest tests/unit tests/architecture
 
 lint: deps ## Ruff lint + format check, and the import-linter architecture contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
 fmt: deps ## Format and autofix with ruff
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: deps ## Benchmark vs ceilings from the same run; results in bench/results/ (ARGS=--quick: 1-2 min)
+	$(BIN)/python -m bench.run $(ARGS)
+
+chaos: deps ## kill -9 the server under checkout traffic (ARGS="--kills 20"), then check invariants: PASS/FAIL
+	$(BIN)/python -m bench.chaos $(ARGS)
 
 typecheck: deps ## mypy --strict on src/
 	$(BIN)/mypy
