@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, tuple_
 
 from emporium.platform.errors import FieldError, ValidationFailed
 from emporium.platform.pagination import KeyPart, decode_cursor
@@ -35,10 +35,9 @@ def keyset_page_query(
                 "the cursor is not one this API issued",
                 errors=[FieldError("cursor", "invalid_cursor", "pass back a next_cursor unchanged")],
             ) from None
-        if descending:
-            after = or_(time_column < at, and_(time_column == at, id_column < str(last_id)))
-        else:
-            after = or_(time_column > at, and_(time_column == at, id_column > str(last_id)))
-        query = query.where(after)
+        # A row comparison (not `a < x OR (a = x AND b < y)`) lets PostgreSQL seek the (…, time, id) index
+        # straight to the position, so a deep page costs what the first one does.
+        key, position = tuple_(time_column, id_column), tuple_(at, str(last_id))
+        query = query.where(key < position if descending else key > position)
     order = (time_column.desc(), id_column.desc()) if descending else (time_column.asc(), id_column.asc())
     return query.order_by(*order).limit(limit + 1)
