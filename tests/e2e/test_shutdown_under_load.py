@@ -34,7 +34,8 @@ async def test_sigterm_under_checkout_load(
         },
         tmp_path / "server.log",
     )
-    answers: list[tuple[int, str | None]] = []  # (status, order id) ; status -1: connection refused or reset
+    answers: list[tuple[int, str | None]] = []  # (status, order id); -1: refused or closed before an answer
+    unanswered: list[str] = []  # keys of requests the server closed or refused without answering
     try:
         await asyncio.to_thread(server.wait_ready)
         lanes = asyncio.Semaphore(12)
@@ -42,14 +43,17 @@ async def test_sigterm_under_checkout_load(
 
         async def one(client: httpx.AsyncClient) -> None:
             async with lanes:
+                idem = key()
                 try:
                     response = await client.post(
                         "/v1/orders",
-                        headers={**bearer(shop.storefront_key), "Idempotency-Key": key()},
+                        headers={**bearer(shop.storefront_key), "Idempotency-Key": idem},
                         json=order_body((str(product["sku"]), 1)),
                     )
-                except httpx.ConnectError:
-                    answers.append((-1, None))  # refused before being read: never accepted
+                except (httpx.ConnectError, httpx.RemoteProtocolError):
+                    # Refused, or an idle keep-alive connection the server closed as the request went out.
+                    answers.append((-1, None))
+                    unanswered.append(idem)
                     return
                 body = response.json()
                 answers.append((response.status_code, body.get("id") if response.status_code in (201, 202) else None))

@@ -95,7 +95,7 @@ async def test_ten_thousand_events_a_fifth_rolled_back_two_dispatchers_deliver_e
 
     try:
         await asyncio.gather(*(publisher(w) for w in range(5)))
-        await _drain(pg, within=60)
+        await _drain(pg, within=240)  # a bound, not a timing: a loaded 2-core CI box is slow
     finally:
         for dispatcher in dispatchers:
             await dispatcher.stop()
@@ -148,7 +148,7 @@ async def test_three_dispatchers_handle_every_event_once_and_keep_each_aggregate
 
     try:
         await asyncio.gather(*(publish_in_order(a) for a in aggregates))
-        await _drain(pg, within=60)
+        await _drain(pg, within=240)  # a bound, not a timing: a loaded 2-core CI box is slow
     finally:
         for dispatcher in dispatchers:
             await dispatcher.stop()
