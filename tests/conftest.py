@@ -63,6 +63,7 @@ def config() -> Config:
         jwt_audience=JWT_AUDIENCE,
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
+        webhooks_deliver=False,  # notification tests drive the webhook delivery worker themselves
         cron_enabled=False,
         sandbox_webhook_secret=SANDBOX_WEBHOOK_SECRET,
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,

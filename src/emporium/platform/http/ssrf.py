@@ -162,11 +162,11 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self.guard = guard
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(  # noqa: ASYNC109 (httpcore's interface)
+    async def connect_tcp(
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -175,10 +175,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
-    async def connect_unix_socket(  # noqa: ASYNC109 (httpcore's interface)
+    async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise SsrfRefused("unix sockets are not allowed")
