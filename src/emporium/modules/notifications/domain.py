@@ -85,12 +85,21 @@ def webhook_event_type(event_name: str) -> str:
 
 def endpoint_wants(event_types: Sequence[str], event_type: str, version: int) -> bool:
     """An endpoint subscribed to `*`, `OrderCreated` (any version) or `OrderCreated.v1` (that version)."""
-    return any(t in ("*", event_type, f"{event_type}.v{version}") for t in event_types)
+    return bool(set(event_types) & set(subscribed_types(event_type, version)))
+
+
+def subscribed_types(event_type: str, version: int) -> list[str]:
+    """The `event_types` entries that select this event (see `endpoint_wants`)."""
+    return ["*", event_type, f"{event_type}.v{version}"]
 
 
 def message_id(event_id: str, endpoint_id: str) -> str:
     """The `webhook-id`: stable per (event, endpoint), across retries and manual replays."""
     return f"msg_{event_id.removeprefix('evt_')}{endpoint_id.removeprefix('whe_')}"
+
+
+def delivery_id(event_id: str, endpoint_id: str) -> str:
+    return f"wdl_{event_id.removeprefix('evt_')}{endpoint_id.removeprefix('whe_')}"
 
 
 def webhook_body(event_type: str, version: int, occurred_at: datetime, data: Mapping[str, Any]) -> str:

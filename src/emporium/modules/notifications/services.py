@@ -168,6 +168,44 @@ async def insert_deliveries(tx: Tx, rows: Sequence[dict[str, Any]]) -> int:
     return inserted
 
 
+_FAN_OUT = text(
+    """
+    WITH inserted AS (
+        INSERT INTO notifications.webhook_delivery
+            (id, org_id, endpoint_id, event_id, event_type, message_id, body, status, next_attempt_at)
+        SELECT 'wdl_' || :event_suffix || substr(e.id, 5), e.org_id, e.id, :event_id, :event_type,
+               'msg_' || :event_suffix || substr(e.id, 5), :body, 'pending', :now
+        FROM notifications.webhook_endpoint AS e
+        WHERE e.org_id = :org_id AND e.enabled AND e.event_types && CAST(:wanted AS text[])
+        ON CONFLICT (endpoint_id, event_id) DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*) AS n, CASE WHEN count(*) > 0 THEN pg_notify(:channel, '') END AS notified FROM inserted
+    """
+)
+
+
+async def fan_out(
+    tx: Tx, *, org_id: str, event_id: str, event_type: str, wanted: Sequence[str], body: str, now: datetime
+) -> int:
+    """One pending delivery per enabled endpoint of the org whose types overlap `wanted`, in one statement.
+
+    Ids derive from (event, endpoint): the delivery `wdl_<event><endpoint>` and its `webhook-id`
+    `msg_<event><endpoint>` (see `domain.message_id`); an event handled twice adds nothing.
+    """
+    params = {
+        "org_id": org_id,
+        "event_id": event_id,
+        "event_suffix": event_id.removeprefix("evt_"),
+        "event_type": event_type,
+        "wanted": list(wanted),
+        "body": body,
+        "now": now,
+        "channel": WAKE_CHANNEL,
+    }
+    return int((await tx.execute(_FAN_OUT, params)).one().n)
+
+
 _CLAIM = text(
     """
     WITH due AS (

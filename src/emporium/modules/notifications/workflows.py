@@ -40,13 +40,12 @@ from emporium.modules.notifications.domain import (
     MessageStatus,
     SendRefused,
     TextMessage,
-    endpoint_wants,
     generate_signing_secret,
-    message_id,
     outcome_of,
     quota_window,
     should_disable,
     signing_secrets,
+    subscribed_types,
     webhook_body,
     webhook_event_type,
 )
@@ -61,7 +60,6 @@ from emporium.platform.errors import Conflict, FieldError, NotFound, ValidationF
 from emporium.platform.events import inbox
 from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.http.ssrf import SsrfRefused
-from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page
 
 __all__ = [
@@ -226,26 +224,17 @@ async def fan_out_webhooks(db: Database, delivery: Delivery, *, clock: Clock = u
     async with transaction(db) as tx:
         if not await inbox.first_delivery(tx, delivery):
             return None
-        rows: list[dict[str, Any]] = []
+        inserted = 0
         if event.org_id is not None:
-            body = webhook_body(event_type, event.version, event.occurred_at, event.payload)
-            now = clock()
-            rows = [
-                {
-                    "id": new_id("wdl"),
-                    "org_id": event.org_id,
-                    "endpoint_id": endpoint.id,
-                    "event_id": event.id,
-                    "event_type": event_type,
-                    "message_id": message_id(event.id, endpoint.id),
-                    "body": body,
-                    "status": DeliveryStatus.PENDING.value,
-                    "next_attempt_at": now,
-                }
-                for endpoint in await store.enabled_endpoints(tx, event.org_id)
-                if endpoint_wants(endpoint.event_types, event_type, event.version)
-            ]
-        inserted = await store.insert_deliveries(tx, rows)
+            inserted = await store.fan_out(
+                tx,
+                org_id=event.org_id,
+                event_id=event.id,
+                event_type=event_type,
+                wanted=subscribed_types(event_type, event.version),
+                body=webhook_body(event_type, event.version, event.occurred_at, event.payload),
+                now=clock(),
+            )
         await tx.commit()
     return inserted
 
