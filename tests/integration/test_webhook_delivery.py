@@ -177,8 +177,8 @@ async def test_5000_events_through_a_receiver_failing_30_percent_lose_nothing_an
         clock = Clock()
         worker = worker_for(db, notifiers, clock, batch=500)
         await drive(worker, pg, clock)
-        dead = [r["id"] for r in await pg.fetch(
-            "SELECT id FROM notifications.webhook_delivery WHERE org_id = $1 AND status = 'dead'", shop.org_id)]  # fmt: skip
+        dead_query = "SELECT id FROM notifications.webhook_delivery WHERE org_id = $1 AND status = 'dead'"
+        dead = [r["id"] for r in await pg.fetch(dead_query, shop.org_id)]
         for delivery_id in dead:  # 8 failures in a row (p = 0.3^8): what replay is for
             replayed = await app_client.post(
                 f"/v1/webhook-deliveries/{delivery_id}/replay", headers=bearer(shop.owner_key)
@@ -186,8 +186,8 @@ async def test_5000_events_through_a_receiver_failing_30_percent_lose_nothing_an
             assert replayed.status_code == 200, replayed.text
         await drive(worker, pg, clock)
 
-    statuses = dict(await pg.fetch(
-        "SELECT status, count(*) FROM notifications.webhook_delivery WHERE org_id = $1 GROUP BY status", shop.org_id))  # fmt: skip
+    by_status = "SELECT status, count(*) FROM notifications.webhook_delivery WHERE org_id = $1 GROUP BY status"
+    statuses = dict(await pg.fetch(by_status, shop.org_id))
     assert statuses == {"succeeded": EVENTS}
     expected = {f"msg_{e.removeprefix('evt_')}{endpoint['id'].removeprefix('whe_')}" for e in event_ids}
     assert set(applied) == expected  # 0 lost
@@ -342,8 +342,8 @@ async def test_a_name_that_resolves_to_an_internal_address_at_connect_time_is_re
             clock.now += timedelta(seconds=10)
             await worker_for(db, rebinding, clock).run_once()
         assert receiver.requests == []
-        errors = [r["error"] for r in await pg.fetch(
-            "SELECT error FROM notifications.webhook_attempt WHERE org_id = $1 ORDER BY number", shop.org_id)]  # fmt: skip
+        errors_query = "SELECT error FROM notifications.webhook_attempt WHERE org_id = $1 ORDER BY attempted_at"
+        errors = [r["error"] for r in await pg.fetch(errors_query, shop.org_id)]
         assert len(errors) == 2 and all("SSRF" in e and "127.0.0.1" in e for e in errors), errors
     finally:
         uninstall(rebinding)

@@ -19,6 +19,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
+
+from emporium.platform.db.engine import Database
+from emporium.platform.db.transaction import transaction
+from emporium.platform.ids import new_id
 
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
 TWILIO_TOKEN = "twilio-test-token"
@@ -204,3 +209,25 @@ class WebhookReceiver:
             return
         finally:
             writer.close()
+
+
+async def make_dead_delivery(db: Database, org_id: str, endpoint_id: str) -> str:
+    """A delivery that ran out of attempts (for routes that list, inspect and replay deliveries)."""
+    delivery_id = new_id("wdl")
+    async with transaction(db) as tx:
+        await tx.execute(
+            text(
+                "INSERT INTO notifications.webhook_delivery (id, org_id, endpoint_id, event_id, event_type, message_id,"
+                " body, status, attempts, total_attempts, last_status_code, last_error)"
+                " VALUES (:id, :org, :endpoint, :event, 'OrderPaid', :message, '{}', 'dead', 8, 8, 500, 'HTTP 500')"
+            ),
+            {
+                "id": delivery_id,
+                "org": org_id,
+                "endpoint": endpoint_id,
+                "event": new_id("evt"),
+                "message": new_id("msg"),
+            },  # fmt: skip
+        )
+        await tx.commit()
+    return delivery_id

@@ -152,22 +152,6 @@ async def owner_emails(tx: Tx, org_id: str) -> list[str]:
 # --- deliveries --------------------------------------------------------------------------------------
 
 
-async def insert_deliveries(tx: Tx, rows: Sequence[dict[str, Any]]) -> int:
-    """One row per (endpoint, event); an event handled twice adds nothing."""
-    if not rows:
-        return 0
-    statement = (
-        pg_insert(webhook_delivery)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
-        .returning(webhook_delivery.c.id)
-    )
-    inserted = len((await tx.execute(statement)).all())
-    if inserted:
-        await tx.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
-    return inserted
-
-
 _FAN_OUT = text(
     """
     WITH inserted AS (
