@@ -227,7 +227,7 @@ async def make_dead_delivery(db: Database, org_id: str, endpoint_id: str) -> str
                 "endpoint": endpoint_id,
                 "event": new_id("evt"),
                 "message": new_id("msg"),
-            },  # fmt: skip
+            },
         )
         await tx.commit()
     return delivery_id
