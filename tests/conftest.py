@@ -63,6 +63,7 @@ def config() -> Config:
         jwt_audience=JWT_AUDIENCE,
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
+        webhooks_deliver=False,  # notification tests drive the webhook delivery worker themselves
         cron_enabled=False,
         # 200 concurrent buyers share one pool of 10: they should queue for a connection, not get 503.
         db_pool_timeout=60,

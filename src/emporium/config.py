@@ -78,6 +78,23 @@ class Config:
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: str | None = None
     sandbox_webhook_secret: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    email_from: str = "Emporium <no-reply@emporium.invalid>"
+    sms_provider: str = "log"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    sms_from: str | None = None
+    email_hourly_cap_per_org: int = 1000
+    sms_hourly_cap_per_org: int = 200
+    webhooks_deliver: bool = True
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_timeout: float = 15.0
+    webhook_concurrency: int = 16
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -214,6 +231,26 @@ def _text(min_length: int = 1) -> tuple[str, Callable[[str], str]]:
         return raw.strip()
 
     return f"text of at least {min_length} characters", parse
+
+
+def _host_list() -> tuple[str, Callable[[str], tuple[str, ...]]]:
+    def parse(raw: str) -> tuple[str, ...]:
+        hosts = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+        if not hosts or any(any(c.isspace() or c in "/@?#" for c in h) for h in hosts):
+            raise ValueError(raw)
+        return hosts
+
+    return "a comma-separated list of host names or IP addresses", parse
+
+
+def _email_from() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if "@" not in value or "\n" in value or "\r" in value:
+            raise ValueError(raw)
+        return value
+
+    return "an email address, optionally with a name: `Shop <shop@example.com>`", parse
 
 
 def _claim() -> tuple[str, Callable[[str], str]]:
@@ -518,6 +555,86 @@ SETTINGS: tuple[Setting, ...] = (
         _prefixed_secret("whsec_", 16),
         secret=True,
     ),
+    _setting(
+        "SMTP_HOST",
+        "smtp_host",
+        "",
+        "SMTP server for notification emails. Empty: emails are written to the log (development).",
+        _host(),
+    ),
+    _setting("SMTP_PORT", "smtp_port", "587", "Port of the SMTP server.", _integer(1, 65535)),
+    _setting("SMTP_USERNAME", "smtp_username", "", "SMTP login (empty: no authentication).", _text()),
+    _setting("SMTP_PASSWORD", "smtp_password", "", "SMTP password.", _text(), secret=True),
+    _setting(
+        "SMTP_STARTTLS",
+        "smtp_starttls",
+        "true",
+        "Upgrade the SMTP connection with STARTTLS (false only for a local relay or a test server).",
+        _boolean(),
+    ),
+    _setting(
+        "EMAIL_FROM",
+        "email_from",
+        "Emporium <no-reply@emporium.invalid>",
+        "Sender of notification emails.",
+        _email_from(),
+    ),
+    _setting(
+        "SMS_PROVIDER",
+        "sms_provider",
+        "log",
+        "`twilio` (a Twilio-compatible HTTP API) or `log` (texts are written to the log; development).",
+        _choice("log", "twilio"),
+    ),
+    _setting("TWILIO_ACCOUNT_SID", "twilio_account_sid", "", "Twilio account SID (`AC...`).", _text()),
+    _setting("TWILIO_AUTH_TOKEN", "twilio_auth_token", "", "Twilio auth token.", _text(), secret=True),
+    _setting(
+        "TWILIO_API_BASE",
+        "twilio_api_base",
+        "https://api.twilio.com",
+        "Base URL of the Twilio-compatible API (point it at a stub in tests).",
+        _http_url(),
+    ),
+    _setting("SMS_FROM", "sms_from", "", "Sender number or id of text messages, e.g. `+15005550006`.", _text()),
+    _setting(
+        "EMAIL_HOURLY_CAP_PER_ORG",
+        "email_hourly_cap_per_org",
+        "1000",
+        "Notification emails one org may send per clock hour (counted in PostgreSQL); beyond it they are skipped.",
+        _integer(0, 10_000_000),
+    ),
+    _setting(
+        "SMS_HOURLY_CAP_PER_ORG",
+        "sms_hourly_cap_per_org",
+        "200",
+        "Text messages one org may send per clock hour (counted in PostgreSQL); beyond it they are skipped.",
+        _integer(0, 10_000_000),
+    ),
+    _setting(
+        "WEBHOOKS_DELIVER",
+        "webhooks_deliver",
+        "true",
+        "Run the webhook delivery worker inside `serve` (and `emporium worker`).",
+        _boolean(),
+    ),
+    _setting(
+        "WEBHOOK_ALLOWED_HOSTS",
+        "webhook_allowed_hosts",
+        "",
+        "Hosts exempt from the SSRF guard, e.g. `127.0.0.1,localhost` for local receivers. Empty: only public "
+        "addresses are reachable.",
+        _host_list(),
+    ),
+    _setting(
+        "WEBHOOK_TIMEOUT", "webhook_timeout", "15", "Timeout of one webhook request, in seconds.", _seconds(1, 60)
+    ),
+    _setting(
+        "WEBHOOK_CONCURRENCY",
+        "webhook_concurrency",
+        "16",
+        "Webhook requests one delivery worker has in flight at once.",
+        _integer(1, 256),
+    ),
 )
 
 
@@ -539,6 +656,18 @@ def metrics_directory(config: Config) -> Path | None:
     return (config.data_dir / "metrics").resolve() if config.workers > 1 else None
 
 
+def _check_sms(config: Config) -> None:
+    if config.sms_provider != "twilio":
+        return
+    for env, value in (
+        ("TWILIO_ACCOUNT_SID", config.twilio_account_sid),
+        ("TWILIO_AUTH_TOKEN", config.twilio_auth_token),
+        ("SMS_FROM", config.sms_from),
+    ):
+        if not value:
+            raise ConfigError(env, "a value when SMS_PROVIDER=twilio", "")
+
+
 def load_config(environ: Mapping[str, str]) -> Config:
     """Build a `Config` from `environ`; an empty value means the default."""
     values: dict[str, Any] = {}
@@ -552,4 +681,5 @@ def load_config(environ: Mapping[str, str]) -> Config:
             raise ConfigError(setting.env, setting.expected, raw, secret=setting.secret) from None
     config = Config(**values)
     _check_jwt(config)
+    _check_sms(config)
     return config

@@ -17,6 +17,10 @@ from redis.asyncio import Redis
 from emporium import bus
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
+from emporium.modules.notifications import workflows as notifications
+from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
+from emporium.modules.notifications.providers.email import SmtpSettings
+from emporium.modules.notifications.providers.sms import TwilioSettings
 from emporium.modules.orders import jobs as orders_jobs
 from emporium.modules.payments import workflows as payments
 from emporium.platform.auth.cache import PrincipalCache
@@ -30,6 +34,7 @@ from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamFor
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
 
@@ -48,6 +53,8 @@ class Runtime:
     rate_limiter: RateLimiter
     backlog: BacklogSampler
     payment_providers: payments.Providers
+    notifiers: notifications.Notifiers
+    webhook_worker: WebhookDeliveryWorker | None
 
 
 def dispatch_settings_for(config: Config) -> DispatchSettings:
@@ -102,6 +109,68 @@ def payment_providers_for(config: Config) -> payments.Providers:
     )
 
 
+def notifiers_for(config: Config) -> notifications.Notifiers:
+    smtp = None
+    if config.smtp_host:
+        smtp = SmtpSettings(
+            host=config.smtp_host,
+            port=config.smtp_port,
+            username=config.smtp_username,
+            password=config.smtp_password,
+            starttls=config.smtp_starttls,
+            sender=config.email_from,
+        )
+    twilio = None
+    if config.sms_provider == "twilio":
+        twilio = TwilioSettings(  # load_config checked that the three are set
+            account_sid=config.twilio_account_sid or "",
+            auth_token=config.twilio_auth_token or "",
+            sender=config.sms_from or "",
+            api_base=config.twilio_api_base,
+        )
+    return notifications.Notifiers(
+        notifications.NotifierSettings(
+            smtp=smtp,
+            email_from=config.email_from,
+            twilio=twilio,
+            email_hourly_cap=config.email_hourly_cap_per_org,
+            sms_hourly_cap=config.sms_hourly_cap_per_org,
+            webhook_timeout=config.webhook_timeout,
+            webhook_concurrency=config.webhook_concurrency,
+            guard=SsrfGuard.allowing(config.webhook_allowed_hosts),
+        )
+    )
+
+
+def delivery_settings_for(config: Config) -> DeliverySettings:
+    return DeliverySettings(
+        concurrency=config.webhook_concurrency,
+        timeout=config.webhook_timeout,
+        poll_interval=config.events_poll_interval,
+        stop_timeout=max(1.0, config.shutdown_timeout - 1),
+    )
+
+
+@asynccontextmanager
+async def open_notifiers(
+    config: Config, db: Database
+) -> AsyncIterator[tuple[notifications.Notifiers, WebhookDeliveryWorker | None]]:
+    """Install the process's notification adapters and, with WEBHOOKS_DELIVER, run the webhook delivery worker."""
+    notifiers = notifiers_for(config)
+    notifications.install(notifiers)
+    worker = None
+    try:
+        if config.webhooks_deliver:
+            worker = WebhookDeliveryWorker(db, delivery_settings_for(config), notifiers=notifiers)
+            worker.start()
+        yield notifiers, worker
+    finally:
+        if worker is not None:
+            await worker.stop()
+        notifications.uninstall(notifiers)
+        await notifiers.close()
+
+
 @asynccontextmanager
 async def open_runtime(
     config: Config, database_url: str, *, subscriptions: Subscriptions | None = None
@@ -120,6 +189,7 @@ async def open_runtime(
         stack.push_async_callback(providers.close)
         payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
         stack.callback(payments.uninstall, providers)
+        notifiers, webhook_worker = await stack.enter_async_context(open_notifiers(config, db))
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:
@@ -161,4 +231,6 @@ async def open_runtime(
             payment_providers=providers,
             rate_limiter=limiter,
             backlog=backlog,
+            notifiers=notifiers,
+            webhook_worker=webhook_worker,
         )

@@ -28,7 +28,7 @@ from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetS
 from emporium.platform.events.dispatcher import Dispatcher
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.telemetry.logging import get_logger
-from emporium.runtime import dispatch_settings_for, open_broker
+from emporium.runtime import dispatch_settings_for, open_broker, open_notifiers
 
 Source = Literal["outbox", "broker"]
 _log = get_logger("emporium.worker")
@@ -71,7 +71,8 @@ async def run_worker(
         application_name="emporium-worker",
     )
     try:
-        async with open_broker(config, broker_settings) as broker:
+        # Subscribers send through the configured mailer and SMS provider; the webhook worker runs here too.
+        async with open_notifiers(config, db), open_broker(config, broker_settings) as broker:
             if source == "outbox":
                 forwarder = JetStreamForwarder(broker) if broker else None
                 dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)

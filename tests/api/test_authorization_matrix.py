@@ -29,6 +29,7 @@ from emporium.platform.idempotency.store import IdempotencyClaim
 from tests.support.bus import make_dead_letter
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
+from tests.support.notifications import make_dead_delivery
 from tests.support.orders import key, order_body
 from tests.support.payments import authorized_payment
 
@@ -105,6 +106,25 @@ def on_endpoint(json: dict[str, Any] | None = None) -> CallFactory:
         body = WebhookEndpointIn(url="https://hooks.example.com/x", event_types=["OrderCreated"])  # type: ignore[arg-type]
         row = await webhook_endpoint_crud.create(db, None, owner, setup_audit(owner), body)
         return Call(f"/v1/webhook-endpoints/{row['id']}", json)
+
+    return make
+
+
+def on_endpoint_action(suffix: str) -> CallFactory:
+    async def make(db: Database, tenant: Tenant) -> Call:
+        call = await on_endpoint()(db, tenant)
+        return Call(call.path + suffix)
+
+    return make
+
+
+def on_delivery(suffix: str) -> CallFactory:
+    """A dead delivery of a fresh (enabled) endpoint, so a replay can succeed."""
+
+    async def make(db: Database, tenant: Tenant) -> Call:
+        endpoint_id = (await on_endpoint()(db, tenant)).path.rsplit("/", 1)[1]
+        delivery_id = await make_dead_delivery(db, tenant.org_id, endpoint_id)
+        return Call(f"/v1/webhook-deliveries/{delivery_id}{suffix}")
 
     return make
 
@@ -235,6 +255,19 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
         _expect(401, 403, 403, 200, 200, 403, 404),
     ),
     ("DELETE", "/v1/webhook-endpoints/{id}"): (on_endpoint(), _expect(401, 403, 403, 204, 204, 403, 404)),
+    ("POST", "/v1/webhook-endpoints/{id}/rotate-secret"): (
+        on_endpoint_action("/rotate-secret"),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
+    ("GET", "/v1/webhook-deliveries"): (fixed("/v1/webhook-deliveries?limit=5"), ADMIN_ONLY_LIST),
+    ("GET", "/v1/webhook-deliveries/{id}/attempts"): (
+        on_delivery("/attempts"),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
+    ("POST", "/v1/webhook-deliveries/{id}/replay"): (
+        on_delivery("/replay"),
+        _expect(401, 403, 403, 200, 200, 403, 404),
+    ),
     ("GET", "/v1/admin/dead-letters"): (fixed("/v1/admin/dead-letters"), ADMIN_ONLY_LIST),
     ("GET", "/v1/admin/dead-letters/{id}"): (on_dead_letter(), _expect(401, 403, 403, 200, 200, 403, 404)),
     ("POST", "/v1/admin/dead-letters/{id}/replay"): (

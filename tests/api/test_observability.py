@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import httpx
 import pytest
 import structlog
@@ -17,9 +18,15 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from emporium.modules.notifications import subscribers as notification_subscribers
+from emporium.modules.notifications.domain import generate_signing_secret
+from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
+from emporium.modules.notifications.providers import Notifiers, NotifierSettings
 from emporium.platform.db.engine import Database
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
-from emporium.platform.events.subscriptions import Delivery, Subscription, Subscriptions
+from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.http.ssrf import SsrfGuard
+from emporium.platform.ids import new_id
 from emporium.platform.telemetry.logging import configure_logging
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant, bearer, make_tenant
@@ -81,34 +88,41 @@ def _ancestors(span: ReadableSpan, index: dict[int, ReadableSpan]) -> list[str]:
     return names
 
 
-async def test_one_trace_from_the_request_to_the_handlers_outgoing_call(
+async def test_one_trace_from_post_orders_to_the_webhook_delivery(
     app_client: httpx.AsyncClient,
     db: Database,
+    pg: asyncpg.Connection,
     spans: InMemorySpanExporter,
     receiver: tuple[str, list[dict[str, str]]],
 ) -> None:
     url, received = receiver
     shop = await make_tenant(db, "Traced")
     product = await make_product(db, shop, on_hand=3)
+    # A loopback receiver: registered straight in the table (the shared app rightly refuses loopback URLs).
+    await pg.execute(
+        "INSERT INTO notifications.webhook_endpoint (id, org_id, url, event_types, secret) VALUES ($1, $2, $3, $4, $5)",
+        new_id("whe"), shop.org_id, url, ["OrderCreated"], generate_signing_secret(),
+    )  # fmt: skip
     spans.clear()
     response = await place(app_client, shop.storefront_key, order_body((str(product["sku"]), 1)))
     assert response.status_code == 201
-    order_id = response.json()["id"]
 
-    async def call_out(_db: Database, delivery: Delivery) -> None:
-        if delivery.event.payload["order_id"] == order_id:
-            async with httpx.AsyncClient() as client:
-                await client.post(url, json={"order": order_id})
-
-    consumer = Subscription(
-        "observability.tracer_probe", call_out, reads={("orders.order_created", 1): frozenset({"order_id"})}
+    # The real notifications subscriber fans the event out; the real delivery worker sends it.
+    webhooks = Subscriptions(
+        s for s in notification_subscribers.SUBSCRIPTIONS if s.consumer == "notifications.webhooks"
     )
-    dispatcher = Dispatcher(db, Subscriptions([consumer]), DispatchSettings(batch_size=500, concurrency=1))
-    for _ in range(50):
-        await dispatcher.run_once()
-        if received:
-            break
-    assert received, "the handler never ran"
+    dispatcher = Dispatcher(db, webhooks, DispatchSettings(batch_size=500, concurrency=4))
+    notifiers = Notifiers(NotifierSettings(guard=SsrfGuard.allowing(("127.0.0.1",)), webhook_timeout=5))
+    worker = WebhookDeliveryWorker(db, DeliverySettings(batch_size=500, concurrency=4, timeout=5), notifiers=notifiers)
+    try:
+        for _ in range(100):
+            await dispatcher.run_once()
+            await worker.run_once()
+            if received:
+                break
+    finally:
+        await notifiers.close()
+    assert received, "the webhook never arrived"
 
     finished = spans.get_finished_spans()
     index = _by_id(finished)
@@ -121,23 +135,26 @@ async def test_one_trace_from_the_request_to_the_handlers_outgoing_call(
     for expected in (
         "checkout.orchestrator.place_order",
         "orders.workflow.place_order",
+        "catalog.api.reserve_stock",
         "payments.workflow.start_authorization",
         "payments.workflow.authorize",
         "orders.workflow.mark_paid",
-        "catalog.api.reserve_stock",
-        "orders.order_created process observability.tracer_probe",
+        "orders.order_created process notifications.webhooks",
+        "notifications.workflow.fan_out_webhooks",
+        "notifications.webhook.send",
     ):
         assert expected in names, (expected, sorted(names))
-    workflow = next(s for s in in_trace if s.name == "orders.workflow.place_order")
-    assert _ancestors(workflow, index)[:1] == ["checkout.orchestrator.place_order"]
+    assert _ancestors(next(s for s in in_trace if s.name == "orders.workflow.place_order"), index)[:1] == [
+        "checkout.orchestrator.place_order"
+    ]
     sql = [s for s in in_trace if s.attributes.get("db.system") == "postgresql"]
     assert any(_ancestors(s, index)[:1] == ["orders.service.insert_order"] for s in sql), "SQL spans sit under services"
     handler = next(s for s in in_trace if s.kind == trace.SpanKind.CONSUMER)
     assert "orders.workflow.place_order" in _ancestors(handler, index)  # continued from the outbox row
-    outgoing = [s for s in in_trace if s.kind == trace.SpanKind.CLIENT and _ancestors(s, index)[:1] == [handler.name]]
-    assert outgoing, "the handler's HTTP call is a child span of the handler"
-    traceparent = received[0]["traceparent"]
-    assert traceparent.split("-")[1] == format(trace_id, "032x")
+    send = next(s for s in in_trace if s.name == "notifications.webhook.send")
+    assert handler.name in _ancestors(send, index)  # continued from the delivery row
+    assert received[0]["traceparent"].split("-")[1] == format(trace_id, "032x")
+    assert received[0]["webhook-id"].startswith("msg_")
 
 
 async def test_metrics_by_route_template_and_by_handler(
@@ -156,7 +173,7 @@ async def test_metrics_by_route_template_and_by_handler(
     assert str(product["id"]) not in text and "prd_missing" not in text
     assert "outbox_backlog_events" in text
     assert "db_pool_connections_in_use" in text
-    assert 'event_handler_runs_total{consumer="observability.tracer_probe"' in text  # from the trace test's handler
+    assert 'event_handler_runs_total{consumer="notifications.webhooks"' in text  # from the trace test's handler
 
 
 async def test_the_log_of_a_failing_request_carries_its_trace_id(

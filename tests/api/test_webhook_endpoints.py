@@ -56,3 +56,58 @@ async def test_bad_endpoints_are_refused(
         "validation_failed",
     )
     assert [e["field"] for e in problem["errors"]] == [field]  # type: ignore[union-attr, index]
+
+
+REFUSED_URLS = [
+    "http://127.0.0.1/hook",
+    "http://localhost/hook",
+    "http://api.localhost:8080/hook",
+    "http://[::1]/hook",
+    "http://0.0.0.0/hook",
+    "http://10.1.2.3/hook",
+    "http://172.16.0.1/hook",
+    "http://172.31.255.255/hook",
+    "http://192.168.1.10/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[::ffff:a9fe:a9fe]/hook",
+    "http://2130706433/hook",
+    "http://0177.0.0.1/hook",
+    "http://0x7f.0.0.1/hook",
+    "http://0x7f000001/hook",
+    "http://127.1/hook",
+    "http://100.64.0.1/hook",
+    "file:///etc/passwd",
+    "gopher://example.com/_x",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS)
+async def test_endpoint_urls_that_reach_internal_addresses_are_refused_naming_url(
+    app_client: httpx.AsyncClient, tenant: Tenant, url: str
+) -> None:
+    problem = assert_problem(
+        await app_client.post(
+            "/v1/webhook-endpoints", headers=bearer(tenant.owner_key), json={"url": url, "event_types": ["*"]}
+        ),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in problem["errors"]] == ["url"]  # type: ignore[union-attr, index]
+
+
+async def test_an_update_to_an_internal_url_is_refused_too(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    owner = bearer(tenant.owner_key)
+    created = await app_client.post(
+        "/v1/webhook-endpoints", headers=owner, json={"url": "https://hooks.example.com/a", "event_types": ["*"]}
+    )
+    endpoint_id = created.json()["id"]
+    problem = assert_problem(
+        await app_client.patch(
+            f"/v1/webhook-endpoints/{endpoint_id}", headers=owner, json={"url": "http://169.254.169.254/"}
+        ),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in problem["errors"]] == ["url"]  # type: ignore[union-attr, index]

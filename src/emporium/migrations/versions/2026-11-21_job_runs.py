@@ -1,7 +1,7 @@
 """job runs: one row per (job, slot) — the cron's record and, without Redis, its claim
 
 Revision ID: 0009_job_runs
-Revises: 0007_orders
+Revises: 0008_notifications
 Create Date: 2026-11-21
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_job_runs"
-down_revision: str | None = "0007_orders"
+down_revision: str | None = "0008_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

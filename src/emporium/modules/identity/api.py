@@ -15,3 +15,9 @@ async def capture_mode(tx: Tx, org_id: str) -> str:
     if org is None:
         raise NotFound(f"no org {org_id}")
     return org.capture_mode.value
+
+
+@traced
+async def owner_emails(tx: Tx, org_id: str) -> list[str]:
+    """The emails of the org's owners who are not deactivated (whom the platform tells about the org's account)."""
+    return await services.owner_emails(tx, org_id)

@@ -139,6 +139,16 @@ async def count_active_owners(tx: Tx, org_id: str) -> int:
 
 
 @traced
+async def owner_emails(tx: Tx, org_id: str) -> list[str]:
+    query = (
+        select(user.c.email)
+        .where(user.c.org_id == org_id, user.c.role == Role.OWNER.value, user.c.status != UserStatus.DEACTIVATED.value)
+        .order_by(user.c.email)
+    )
+    return [str(email) for email in (await tx.execute(query)).scalars().all()]
+
+
+@traced
 async def activate_invited_user(tx: Tx, user_id: str) -> None:
     await tx.execute(
         update(user)

@@ -1,13 +1,59 @@
-"""Webhook endpoint rules (Standard Webhooks: `whsec_` secrets, http(s) URLs)."""
+"""Notification rules: webhook endpoints (Standard Webhooks), deliveries and their retry schedule, send caps.
+
+Pure helpers: no I/O, no framework.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
+import random
 import re
 import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
 EVENT_TYPE = re.compile(r"^(\*|[A-Z][A-Za-z]{2,63}(\.v[1-9][0-9]{0,2})?)$")
+
+# Attempts happen immediately, then after these delays (Standard Webhooks / Svix schedule);
+# after the last one fails the delivery is dead (visible, replayable by hand).
+RETRY_DELAYS: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+JITTER = 0.1  # each delay is drawn from [0.9 d, 1.1 d]
+DISABLE_AFTER = timedelta(days=5)  # an endpoint failing continuously this long is disabled
+ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret keeps signing this long after a rotation
+GONE = 410
+WAKE_CHANNEL = "emporium_webhooks"  # NOTIFY when deliveries are created or replayed
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class MessageStatus(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"  # over the org's hourly cap: recorded, not retried
+    FAILED = "failed"  # refused for good by the provider (bad address or number)
+
+
+class DisableReason(StrEnum):
+    GONE = "gone"  # the endpoint answered 410
+    FAILING = "failing"  # no success for DISABLE_AFTER
+
+
+# --- endpoints and secrets --------------------------------------------------------------------------
 
 
 def generate_signing_secret() -> str:
@@ -17,3 +63,126 @@ def generate_signing_secret() -> str:
 
 def secret_hint(secret: str) -> str:
     return secret[: len(SECRET_PREFIX) + 4] + "…"
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets that sign a message now: the current one, and the previous one during its overlap."""
+    if previous and previous_expires_at is not None and now < previous_expires_at:
+        return [secret, previous]
+    return [secret]
+
+
+# --- event types ---------------------------------------------------------------------------------------
+
+
+def webhook_event_type(event_name: str) -> str:
+    """The one mapping from bus names to webhook types: `orders.order_created` -> `OrderCreated`."""
+    what = event_name.split(".", 1)[1]
+    return "".join(part.capitalize() for part in what.split("_"))
+
+
+def endpoint_wants(event_types: Sequence[str], event_type: str, version: int) -> bool:
+    """An endpoint subscribed to `*`, `OrderCreated` (any version) or `OrderCreated.v1` (that version)."""
+    return bool(set(event_types) & set(subscribed_types(event_type, version)))
+
+
+def subscribed_types(event_type: str, version: int) -> list[str]:
+    """The `event_types` entries that select this event (see `endpoint_wants`)."""
+    return ["*", event_type, f"{event_type}.v{version}"]
+
+
+def message_id(event_id: str, endpoint_id: str) -> str:
+    """The `webhook-id`: stable per (event, endpoint), across retries and manual replays."""
+    return f"msg_{event_id.removeprefix('evt_')}{endpoint_id.removeprefix('whe_')}"
+
+
+def delivery_id(event_id: str, endpoint_id: str) -> str:
+    return f"wdl_{event_id.removeprefix('evt_')}{endpoint_id.removeprefix('whe_')}"
+
+
+def webhook_body(event_type: str, version: int, occurred_at: datetime, data: Mapping[str, Any]) -> str:
+    """The Standard Webhooks payload: `{"type", "timestamp", "data"}` (compact JSON, signed as sent)."""
+    body = {"type": event_type, "version": version, "timestamp": occurred_at.isoformat(), "data": dict(data)}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+# --- attempts and retries ----------------------------------------------------------------------------
+
+
+def is_success(status_code: int | None) -> bool:
+    """Only a 2xx answer is a delivery; redirects are not followed and count as failures."""
+    return status_code is not None and 200 <= status_code < 300
+
+
+def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> float | None:
+    """Seconds until the next attempt after `attempts` failed ones in this round; None: the delivery is dead."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_DELAYS[attempts - 1]
+    return base * (1 - JITTER + 2 * JITTER * rand())
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt produced (status None: nothing was answered, see `error`)."""
+
+    delivery_id: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    attempted_at: datetime
+
+    @property
+    def succeeded(self) -> bool:
+        return is_success(self.status_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a delivery stands after an attempt."""
+
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+
+
+def outcome_of(attempt: Attempt, attempts_in_round: int, rand: Callable[[], float] = random.random) -> Outcome:
+    """`attempts_in_round` includes this attempt. A 410 ends the delivery (the endpoint goes away)."""
+    if attempt.succeeded:
+        return Outcome(DeliveryStatus.SUCCEEDED, None)
+    delay = None if attempt.status_code == GONE else retry_delay(attempts_in_round, rand)
+    if delay is None:
+        return Outcome(DeliveryStatus.DEAD, None)
+    return Outcome(DeliveryStatus.PENDING, attempt.attempted_at + timedelta(seconds=delay))
+
+
+def should_disable(failing_since: datetime | None, now: datetime) -> bool:
+    return failing_since is not None and now - failing_since >= DISABLE_AFTER
+
+
+# --- caps ----------------------------------------------------------------------------------------------
+
+
+def quota_window(now: datetime) -> datetime:
+    """Caps count sends per clock hour (a fixed window: exact, and one row per org, channel and hour)."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+class SendRefused(Exception):
+    """The provider refused a message for good (bad address or number): record it, do not retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str  # `<...@...>`, derived from (consumer, event): a resend carries the same id
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    to: str
+    body: str

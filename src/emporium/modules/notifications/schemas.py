@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
@@ -53,6 +53,9 @@ class WebhookEndpointOut(BaseModel):
     description: str
     event_types: list[str]
     enabled: bool
+    disabled_reason: str | None = Field(
+        None, description="Why the platform disabled it: `gone` (it answered 410) or `failing` (5 days of failures)."
+    )
     secret_hint: str = Field(
         description="The signing secret's first characters; the secret is shown once, at creation."
     )
@@ -63,3 +66,53 @@ class WebhookEndpointOut(BaseModel):
 
 class WebhookEndpointCreatedOut(WebhookEndpointOut):
     secret: str = Field(description="The `whsec_` signing secret. Shown only in this response: store it now.")
+
+
+class WebhookEndpointRotatedOut(WebhookEndpointCreatedOut):
+    previous_secret_expires_at: datetime = Field(
+        description="Until then every message carries a second signature made with the previous secret."
+    )
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    message_id: str = Field(description="The `webhook-id` header: the same on every attempt and replay.")
+    status: Literal["pending", "succeeded", "dead"]
+    attempts: int = Field(description="Attempts since the delivery was created or last replayed.")
+    total_attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    succeeded_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> WebhookDeliveryOut:
+        return cls.model_validate({k: row[k] for k in cls.model_fields})
+
+
+class WebhookDeliveryPageOut(BaseModel):
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None
+
+
+class WebhookAttemptOut(BaseModel):
+    id: str
+    number: int
+    status_code: int | None = Field(description="The endpoint's answer; null when none came (see `error`).")
+    error: str | None
+    succeeded: bool
+    duration_ms: int
+    attempted_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> WebhookAttemptOut:
+        return cls.model_validate({k: row[k] for k in cls.model_fields})
+
+
+class WebhookAttemptListOut(BaseModel):
+    items: list[WebhookAttemptOut]

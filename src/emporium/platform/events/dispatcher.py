@@ -64,11 +64,12 @@ def error_text(error: BaseException) -> str:
 
 
 class WakeListener:
-    """LISTENs on the outbox channel with a connection of its own; any NOTIFY sets `wake`."""
+    """LISTENs on the outbox channel (or `channel`) with a connection of its own; any NOTIFY sets `wake`."""
 
-    def __init__(self, database_url: str, wake: asyncio.Event) -> None:
+    def __init__(self, database_url: str, wake: asyncio.Event, channel: str = WAKE_CHANNEL) -> None:
         self._dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._wake = wake
+        self._channel = channel
         self._conn: asyncpg.Connection | None = None
 
     @property
@@ -81,7 +82,7 @@ class WakeListener:
         await self.close()
         try:
             self._conn = await asyncpg.connect(self._dsn, timeout=5)
-            await self._conn.add_listener(WAKE_CHANNEL, self._notified)
+            await self._conn.add_listener(self._channel, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             # Polling still delivers everything; the next cycle tries again.
             _log.warning("events_listen_unavailable", error=error_text(error))

@@ -1,0 +1,306 @@
+"""Emails and texts from real orders: a real SMTP server (aiosmtpd) and a Twilio-compatible stub on loopback.
+
+Orders are placed through `POST /v1/orders`; a dispatcher hosting the notifications subscribers
+delivers the outbox; the assertions read what the servers received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from emporium.modules.notifications import subscribers
+from emporium.modules.notifications.domain import MessageStatus
+from emporium.modules.notifications.providers import Notifiers, NotifierSettings, install, uninstall
+from emporium.modules.notifications.providers.email import SmtpSettings
+from emporium.modules.notifications.providers.sms import TwilioSettings
+from emporium.modules.notifications.workflows import EmailNotice, send_email
+from emporium.modules.orders.events import EventLine, OrderCreated, OrderShipped
+from emporium.platform.db.engine import Database
+from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
+from emporium.platform.events.outbox import envelope_of
+from emporium.platform.events.subscriptions import Delivery, Subscriptions
+from emporium.platform.http.ssrf import SsrfGuard
+from tests.support.bus import prepare, wait_for
+from tests.support.catalog import make_product
+from tests.support.identity import bearer, make_tenant
+from tests.support.notifications import (
+    SMS_FROM,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Inbox,
+    TwilioStub,
+    free_port,
+    parts,
+    smtp_server,
+    twilio_stub,
+)
+from tests.support.orders import order_body, place
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def twilio() -> Iterator[TwilioStub]:
+    with twilio_stub() as stub:
+        yield stub
+
+
+def notifiers_for(smtp: tuple[Inbox, int], twilio: TwilioStub, **settings: Any) -> Notifiers:
+    return Notifiers(
+        NotifierSettings(
+            smtp=SmtpSettings(host="127.0.0.1", port=smtp[1], starttls=False, sender="Shop <shop@example.com>"),
+            twilio=TwilioSettings(TWILIO_SID, TWILIO_TOKEN, SMS_FROM, api_base=twilio.base_url),
+            guard=SsrfGuard.allowing(["127.0.0.1", "localhost"]),
+            **settings,
+        )
+    )
+
+
+@pytest.fixture
+async def notifiers(smtp: tuple[Inbox, int], twilio: TwilioStub) -> AsyncIterator[Notifiers]:
+    installed = notifiers_for(smtp, twilio)
+    install(installed)
+    yield installed
+    uninstall(installed)
+    await installed.close()
+
+
+def message_consumers() -> Subscriptions:
+    return Subscriptions(s for s in subscribers.SUBSCRIPTIONS if s.consumer != "notifications.webhooks")
+
+
+async def dispatch_until(db: Database, condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    dispatcher = Dispatcher(db, message_consumers(), DispatchSettings(batch_size=50, concurrency=4))
+
+    async def step() -> bool:
+        await dispatcher.run_once()
+        return await condition()
+
+    await wait_for(step, 30, what)
+
+
+async def test_the_confirmation_email_of_a_placed_order_has_its_number_lines_and_total(
+    app_client: httpx.AsyncClient,
+    db: Database,
+    pg: asyncpg.Connection,
+    smtp: tuple[Inbox, int],
+    notifiers: Notifiers,
+) -> None:
+    await prepare(pg)
+    shop = await make_tenant(db, "Mail shop")
+    shirt = await make_product(db, shop, price=1500, on_hand=5, name="Shirt <b>bold</b>")
+    mug = await make_product(db, shop, price=799, on_hand=5, name="Mug")
+    body = order_body((str(shirt["sku"]), 2), (str(mug["sku"]), 1), shipping=490)
+    body["customer"]["email"] = "ada@buyer.example.com"
+    placed = await place(app_client, shop.storefront_key, body)
+    assert placed.status_code == 201, placed.text
+    number = placed.json()["number"]
+    inbox = smtp[0]
+
+    async def arrived() -> bool:
+        return bool(inbox.to("ada@buyer.example.com"))
+
+    await dispatch_until(db, arrived, "the confirmation email")
+    [message] = inbox.to("ada@buyer.example.com")
+    assert message["Subject"] == f"Order #{number} confirmed"
+    assert message["From"] == "Shop <shop@example.com>"
+    text, html = parts(message)
+    assert f"#{number}" in text and f"#{number}" in html
+    assert f"2 x Shirt <b>bold</b> ({shirt['sku']})  15.00 EUR  = 30.00 EUR" in text
+    assert f"1 x Mug ({mug['sku']})  7.99 EUR  = 7.99 EUR" in text
+    assert "Total: 42.89 EUR" in text  # 2 x 15.00 + 7.99 + 4.90 shipping
+    assert "<strong>Total: 42.89 EUR</strong>" in html
+    assert "Shirt &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html  # autoescaped
+    assert "<td>Mug</td>" in html and "<td>30.00 EUR</td>" in html
+
+
+async def test_a_shipped_order_sends_an_email_and_a_text_through_the_provider(
+    app_client: httpx.AsyncClient,
+    db: Database,
+    pg: asyncpg.Connection,
+    smtp: tuple[Inbox, int],
+    twilio: TwilioStub,
+    notifiers: Notifiers,
+) -> None:
+    await prepare(pg)
+    shop = await make_tenant(db, "Ship shop")
+    product = await make_product(db, shop, on_hand=3)
+    body = order_body((str(product["sku"]), 1))
+    body["customer"].update(email="grace@buyer.example.com", phone="+4915199999999")
+    order = (await place(app_client, shop.storefront_key, body)).json()
+    shipped = await app_client.post(
+        f"/v1/orders/{order['id']}/fulfill",
+        headers=bearer(shop.owner_key),
+        json={"carrier": "DHL", "tracking_number": "JJD000390007"},
+    )
+    assert shipped.status_code == 200, shipped.text
+    inbox = smtp[0]
+
+    async def both_sent() -> bool:
+        return bool(inbox.with_subject(f"Order #{order['number']} has shipped")) and any(
+            s["To"] == "+4915199999999" for s in twilio.sent
+        )
+
+    await dispatch_until(db, both_sent, "the shipping email and text")
+    [mail] = inbox.with_subject(f"Order #{order['number']} has shipped")
+    text, _html = parts(mail)
+    assert "DHL" in text and "JJD000390007" in text
+    [sms] = [s for s in twilio.sent if s["To"] == "+4915199999999"]
+    assert sms == {
+        "To": "+4915199999999",
+        "From": SMS_FROM,
+        "Body": f"Your order #{order['number']} has shipped with DHL, tracking JJD000390007.",
+    }
+    assert twilio.violations == []
+
+
+def _created(org_id: str, number: int, to: str) -> Delivery:
+    event = OrderCreated(
+        order_id=f"ord_test{number}",
+        order_number=number,
+        customer_email=to,
+        customer_name=None,
+        customer_phone=None,
+        currency="EUR",
+        subtotal_minor=100,
+        shipping_minor=0,
+        total_minor=100,
+        lines=[EventLine(sku="S", name="N", quantity=1, unit_price_minor=100, line_total_minor=100)],
+    )
+    return Delivery(envelope_of(event, org_id=org_id), "notifications.order_confirmation")
+
+
+def _shipped(org_id: str, number: int, phone: str) -> Delivery:
+    event = OrderShipped(
+        order_id=f"ord_ship{number}",
+        order_number=number,
+        customer_email="x@example.com",
+        customer_name=None,
+        customer_phone=phone,
+        carrier="UPS",
+        tracking_number=str(number),
+    )
+    return Delivery(envelope_of(event, org_id=org_id), "notifications.shipping_sms")
+
+
+async def _statuses(pg: asyncpg.Connection, org_id: str, channel: str) -> list[str]:
+    rows = await pg.fetch(
+        "SELECT status FROM notifications.message WHERE org_id = $1 AND channel = $2 ORDER BY created_at, id",
+        org_id,
+        channel,
+    )
+    return [r["status"] for r in rows]
+
+
+async def test_each_org_has_an_hourly_cap_per_channel_beyond_which_sends_are_skipped_and_recorded(
+    db: Database, pg: asyncpg.Connection, smtp: tuple[Inbox, int], twilio: TwilioStub
+) -> None:
+    capped = notifiers_for(smtp, twilio, email_hourly_cap=2, sms_hourly_cap=1)
+    install(capped)
+    try:
+        shop, other = await make_tenant(db, "Capped"), await make_tenant(db, "Uncapped neighbour")
+        to = f"cap-{shop.org_id}@example.com"
+        emails = [_created(shop.org_id, n, to) for n in range(3)]
+        by_handler = subscribers.SUBSCRIPTIONS[0].handler
+        await asyncio.gather(*(by_handler(db, d) for d in emails))  # concurrent: the cap still holds exactly
+        await by_handler(db, emails[2])  # the skipped one delivered again: still skipped, not retried
+        await by_handler(db, _created(other.org_id, 9, to))  # another org has its own count
+        assert len(smtp[0].to(to)) == 3
+        assert sorted(await _statuses(pg, shop.org_id, "email")) == ["sent", "sent", "skipped"]
+        assert await _statuses(pg, other.org_id, "email") == ["sent"]
+        skipped = await pg.fetchval(
+            "SELECT error FROM notifications.message WHERE org_id = $1 AND status = 'skipped'", shop.org_id
+        )
+        assert skipped == "over the org's hourly email cap of 2"
+        assert (
+            await pg.fetchval(
+                "SELECT used FROM notifications.send_quota WHERE org_id = $1 AND channel = 'email'", shop.org_id
+            )
+            == 2
+        )
+
+        sms_handler = next(s.handler for s in subscribers.SUBSCRIPTIONS if s.consumer == "notifications.shipping_sms")
+        for n in range(2):
+            await sms_handler(db, _shipped(shop.org_id, n, f"+49151000{n:05d}"))
+        assert await _statuses(pg, shop.org_id, "sms") == ["sent", "skipped"]
+    finally:
+        uninstall(capped)
+        await capped.close()
+
+
+async def test_an_email_is_sent_once_per_consumer_and_event_however_often_it_is_delivered(
+    db: Database, pg: asyncpg.Connection, smtp: tuple[Inbox, int], notifiers: Notifiers
+) -> None:
+    shop = await make_tenant(db, "Once")
+    to = f"once-{shop.org_id}@example.com"
+    delivery = _created(shop.org_id, 1, to)
+    notice = EmailNotice(to, "order_created", {"order_number": 1, "customer_name": None, "lines": [],
+                                               "subtotal": "1", "shipping": "0", "total": "1"})  # fmt: skip
+    outcomes = await asyncio.gather(*(send_email(db, delivery, notice) for _ in range(5)), return_exceptions=True)
+    await send_email(db, delivery, notice)  # and once more after all of them
+    assert len(smtp[0].to(to)) == 1
+    sent = [o for o in outcomes if o is MessageStatus.SENT]
+    assert len(sent) == 1  # the others found it in flight (the bus retries them) or done
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM platform.inbox WHERE consumer = $1 AND event_id = $2",
+            delivery.consumer,
+            delivery.event.id,
+        )
+        == 1
+    )
+
+
+async def test_a_number_the_provider_refuses_is_recorded_as_failed_and_not_retried(
+    db: Database, pg: asyncpg.Connection, twilio: TwilioStub, notifiers: Notifiers
+) -> None:
+    shop = await make_tenant(db, "Bad number")
+    sms_handler = next(s.handler for s in subscribers.SUBSCRIPTIONS if s.consumer == "notifications.shipping_sms")
+    await sms_handler(db, _shipped(shop.org_id, 1, "+15005550001"))
+    row = await pg.fetchrow("SELECT status, error FROM notifications.message WHERE org_id = $1", shop.org_id)
+    assert row["status"] == "failed" and "not a valid phone number" in row["error"]
+
+
+async def test_a_mail_server_outage_fails_the_handler_so_the_bus_retries_and_the_claim_is_free(
+    db: Database, pg: asyncpg.Connection, smtp: tuple[Inbox, int], twilio: TwilioStub
+) -> None:
+    down = Notifiers(NotifierSettings(smtp=SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False, timeout=2)))
+    shop = await make_tenant(db, "Outage")
+    to = f"outage-{shop.org_id}@example.com"
+    delivery = _created(shop.org_id, 1, to)
+    handler = subscribers.SUBSCRIPTIONS[0].handler
+    install(down)
+    try:
+        with pytest.raises(OSError):
+            await handler(db, delivery)
+    finally:
+        uninstall(down)
+        await down.close()
+    up = notifiers_for(smtp, twilio)
+    install(up)
+    try:
+        await handler(db, delivery)  # the retry takes the freed claim at once
+    finally:
+        uninstall(up)
+        await up.close()
+    assert len(smtp[0].to(to)) == 1
+    assert await _statuses(pg, shop.org_id, "email") == ["sent"]
+
+
+def test_the_subscribers_each_have_their_own_consumer_and_the_webhooks_read_every_event() -> None:
+    from emporium import bus
+
+    consumers = [s.consumer for s in subscribers.SUBSCRIPTIONS]
+    assert len(set(consumers)) == len(consumers) == 5
+    webhooks = next(s for s in subscribers.SUBSCRIPTIONS if s.consumer == "notifications.webhooks")
+    assert set(webhooks.reads) == {cls.key() for cls in bus.event_types()}
