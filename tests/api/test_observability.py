@@ -173,6 +173,8 @@ async def test_metrics_by_route_template_and_by_handler(
     assert str(product["id"]) not in text and "prd_missing" not in text
     assert "outbox_backlog_events" in text
     assert "db_pool_connections_in_use" in text
+    assert 'cache_lookups_total{cache="products",outcome="hit"}' in text  # the 2nd and 3rd reads
+    assert 'payment_outcomes_total{operation="authorize",outcome="authorized",provider="sandbox"}' in text
     assert 'event_handler_runs_total{consumer="notifications.webhooks"' in text  # from the trace test's handler
 
 

@@ -64,6 +64,7 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from emporium.platform.events.outbox import publish
 from emporium.platform.money import Money
+from emporium.platform.telemetry.metrics import PAYMENT_OUTCOMES
 from emporium.platform.telemetry.tracing import traced
 
 __all__ = [
@@ -174,9 +175,11 @@ async def _authorize_pending(db: Database, payment: Payment, card_token: str, ad
         )
     except ProviderTimeout as error:
         _log.warning("payment_outcome_unknown", payment_id=payment.id, provider=payment.provider, error=str(error))
+        PAYMENT_OUTCOMES.labels(payment.provider, "authorize", "unknown").inc()
         return payment
     except ProviderRejected as error:
         result = AuthorizationResult(AuthorizationOutcome.FAILED, None, None, error.code)
+    PAYMENT_OUTCOMES.labels(payment.provider, "authorize", result.outcome.value).inc()
     return await _record_authorization(db, payment, result)
 
 

@@ -22,6 +22,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.errors import Conflict, NotFound, PreconditionFailed
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.metrics import CACHE_LOOKUPS
 from emporium.platform.telemetry.tracing import traced
 
 _MAX_RELOADS = 3
@@ -72,7 +73,9 @@ class CrudWorkflows:
             return self.resource.from_row(row) if row else None
         entry = await cache.get(key)
         if entry is not None and entry.payload is not None:
+            CACHE_LOOKUPS.labels(self.resource.name, "hit").inc()
             return self.resource.read_schema.model_validate_json(entry.payload)
+        CACHE_LOOKUPS.labels(self.resource.name, "miss").inc()
 
         async def load_and_store() -> tuple[BaseModel, int] | None:
             attempt = 0

@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from emporium.platform.db.engine import Database
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Unavailable
+from emporium.platform.telemetry.metrics import DB_POOL_WAITING
 
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 
@@ -49,12 +50,15 @@ def _is_connection_failure(error: BaseException) -> bool:
 
 @asynccontextmanager
 async def transaction(db: Database, *, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
+    DB_POOL_WAITING.inc()  # waiting for a pooled connection (or opening one)
     try:
         conn = await db.engine.connect()
     except Exception as error:
         if _is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             raise Unavailable("the database is unavailable, retry shortly", retry_after=1) from error
         raise
+    finally:
+        DB_POOL_WAITING.dec()
     try:
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
