@@ -183,8 +183,15 @@ async def open_runtime(
         instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
         principals = PrincipalCache()
-        cache: VersionedCache = RedisCache.from_url(config.redis_url) if config.redis_url else MemoryCache()
-        stack.push_async_callback(cache.close)
+        # One Redis client for the cache, the rate limiter and the cron claims (closed last of the three).
+        redis_client = (
+            Redis.from_url(config.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry_on_timeout=False)
+            if config.redis_url
+            else None
+        )
+        if redis_client is not None:
+            stack.push_async_callback(redis_client.aclose)
+        cache: VersionedCache = RedisCache(redis_client) if redis_client is not None else MemoryCache()
         providers = payment_providers_for(config)
         stack.push_async_callback(providers.close)
         payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
@@ -199,9 +206,6 @@ async def open_runtime(
             dispatcher = Dispatcher(db, hosted, dispatch_settings_for(config), forwarder=forwarder)
             dispatcher.start()
             stack.push_async_callback(dispatcher.stop)  # stopped before the pool closes
-        redis_client = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
-        if redis_client is not None:
-            stack.push_async_callback(redis_client.aclose)
         limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter()
         backlog = BacklogSampler(db)
         backlog.start()

@@ -6,9 +6,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from emporium.modules.catalog.domain import MAX_QUANTITY, AdjustmentKind
+from emporium.platform.http.schemas import Body
 from emporium.platform.money import CURRENCY_EXPONENTS, Money
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
@@ -33,10 +34,6 @@ def _attributes(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_attributes)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class MoneyIn(Body):

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from emporium.modules.identity.domain import ApiKey, CaptureMode, IssuedApiKey, Org, Role, User, UserStatus
 from emporium.platform.audit.entries import AuditEntry
 from emporium.platform.auth.principal import Principal
-from emporium.platform.http.schemas import PageOut
+from emporium.platform.http.schemas import Body, PageOut
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 __all__ = ["PageOut"]
@@ -29,10 +29,6 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class WhoAmIOut(BaseModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator
 
 from emporium.modules.notifications.domain import EVENT_TYPE
+from emporium.platform.http.schemas import Body
 
 
 def _event_types(values: list[str]) -> list[str]:
@@ -20,10 +21,6 @@ def _event_types(values: list[str]) -> list[str]:
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]]),
                        AfterValidator(_event_types)]  # fmt: skip
 Url = Annotated[HttpUrl, Field(max_length=2000, examples=["https://hooks.example.com/emporium"])]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class WebhookEndpointIn(Body):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from emporium.modules.orders.domain import CaptureMode, Order, OrderStatus
+from emporium.platform.http.schemas import Body
 from emporium.platform.money import CURRENCY_EXPONENTS, Money
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -24,10 +25,6 @@ def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2027-01-01T00:00:00Z")
     return value
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class LineIn(Body):
