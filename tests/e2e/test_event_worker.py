@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 from collections import defaultdict
@@ -16,7 +17,7 @@ from emporium.platform.db.transaction import transaction
 from emporium.platform.events.outbox import publish
 from tests.services import ROOT
 from tests.support.bus import ThingHappened, effect_counts, make_dead_letter, pending_count, prepare, wait_for
-from tests.support.workers import WorkerProcess
+from tests.support.workers import ForkedWorker, ForkServer, WorkerProcess
 
 pytestmark = pytest.mark.e2e
 CONSUMER = "testbus.recorder"
@@ -36,46 +37,53 @@ async def _effects(pg: asyncpg.Connection) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM public.bus_effect"))
 
 
-async def test_a_worker_killed_with_sigkill_again_and_again_applies_every_effect_exactly_once_in_order(
+KILLS = 50
+AGGREGATES, PER_AGGREGATE = 200, 8  # enough pending work for every kill to land mid-work, little more
+
+
+async def test_a_worker_killed_with_sigkill_fifty_times_mid_work_applies_every_effect_exactly_once_in_order(
     db: Database, pg: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
     await prepare(pg)
-    ids = await _publish_many(db, aggregates=100, per_aggregate=15)
-    rng = random.Random()
-    log = tmp_path / "worker.log"
-    kills = 0
-    for _ in range(12):
-        before = await _effects(pg)
-        if before >= len(ids):
-            break
-        worker = WorkerProcess({"DATABASE_URL": database_url}, log)
-        target = min(len(ids), before + rng.randint(10, 120))
-
-        async def progressed(target: int = target, worker: WorkerProcess = worker) -> bool:
-            return await _effects(pg) >= target or worker.process.poll() is not None
-
-        await wait_for(progressed, 30, "the worker to make progress")
-        assert worker.process.poll() is None, worker.output()
-        worker.kill()  # at an arbitrary point: mid-handler, between commit and mark, mid-claim
-        kills += 1
-    assert kills >= 10, "the worker finished too fast for the kills to mean anything"
-
-    final = WorkerProcess({"DATABASE_URL": database_url}, log)
+    ids = await _publish_many(db, aggregates=AGGREGATES, per_aggregate=PER_AGGREGATE)
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    workers = ForkServer({"DATABASE_URL": database_url}, tmp_path / "worker.log")
+    claims_left_behind = 0
     try:
+        for kill in range(1, KILLS + 1):
+            worker = workers.start()
+            target = await _effects(pg) + rng.randint(1, 20)
+
+            async def progressed(target: int = target, worker: ForkedWorker = worker) -> bool:
+                return await _effects(pg) >= target or worker.poll() is not None
+
+            await wait_for(progressed, 30, f"worker {kill} to make progress (seed {seed})")
+            assert worker.poll() is None, worker.output()
+            # At an arbitrary point: mid-handler, between commit and mark, mid-claim.
+            assert worker.kill() == -signal.SIGKILL
+            assert await _effects(pg) < len(ids), f"kill {kill} came after the work was done (seed {seed})"
+            if await pg.fetchval("SELECT count(*) FROM platform.outbox WHERE claimed_until > now()"):
+                claims_left_behind += 1  # it died holding a batch, which waits for the lease to run out
+        final = workers.start()
 
         async def drained() -> bool:
-            return await pending_count(pg) == 0
+            return await pending_count(pg) == 0 or final.poll() is not None
 
         await wait_for(drained, 60, "the last worker to drain the outbox")
-    finally:
         assert final.stop() == 0, final.output()  # SIGTERM: a clean exit at a safe point
+    finally:
+        workers.close()
+    assert claims_left_behind >= KILLS // 2, f"only {claims_left_behind} kills caught a worker holding a batch"
+    assert await pending_count(pg) == 0
     counts = await effect_counts(pg, CONSUMER)
     assert set(counts) == set(ids)
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
     order: dict[str, list[int]] = defaultdict(list)
     for row in await pg.fetch("SELECT aggregate_id, n FROM public.bus_effect ORDER BY row_id"):
         order[row["aggregate_id"]].append(row["n"])
-    assert all(ns == list(range(15)) for ns in order.values())
+    assert len(order) == AGGREGATES
+    assert all(ns == list(range(PER_AGGREGATE)) for ns in order.values())
 
 
 def _emporium(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
