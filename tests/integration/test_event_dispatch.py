@@ -6,12 +6,21 @@ import asyncio
 import random
 import secrets
 from collections import defaultdict
+from datetime import timedelta
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
-from emporium.platform.db.engine import Database
+from emporium.modules.orders import workflows as orders_workflows
+from emporium.modules.orders.events import OrderCreated
+from emporium.modules.orders.workflows import OrderSpec
+from emporium.platform.audit import store as audit_store
+from emporium.platform.audit.entries import AuditContext
+from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.transaction import transaction
+from emporium.platform.db.tx import Tx
 from emporium.platform.events.contracts import Envelope
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.outbox import publish
@@ -27,6 +36,8 @@ from tests.support.bus import (
     recording,
     wait_for,
 )
+from tests.support.catalog import make_product
+from tests.support.identity import make_tenant
 
 FAST = DispatchSettings(batch_size=100, concurrency=4, poll_interval=0.2, stop_timeout=10)
 CONSUMER = "testbus.recorder"
@@ -71,38 +82,105 @@ async def test_a_rolled_back_publish_leaves_nothing_and_a_committed_one_is_deliv
     assert row["delivered_via"] == "subscribers" and row["claimed_by"] is None
 
 
-async def test_ten_thousand_events_a_fifth_rolled_back_two_dispatchers_deliver_exactly_the_committed_ones(
-    db: Database, pg: asyncpg.Connection, clean: None
+ORDERS = 10_000
+ROLL_BACK = "test.roll_back_after_publish"  # the audit action that marks an order to roll back
+ORDER_RECORDER = "testbus.order_recorder"
+
+
+class RolledBackOnPurpose(Exception):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+
+
+def _order_recorder() -> Subscription:
+    """Records each OrderCreated once (inbox in the effect's transaction), keyed by the order id."""
+
+    async def handle(db_: Database, delivery: Delivery) -> None:
+        async def effect(tx: Tx) -> None:
+            await tx.execute(
+                text("INSERT INTO public.bus_effect (consumer, event_id, aggregate_id, n) VALUES (:c, :e, :a, :n)"),
+                {
+                    "c": delivery.consumer,
+                    "e": delivery.event.id,
+                    "a": delivery.event.payload["order_id"],
+                    "n": delivery.event.payload["order_number"],
+                },
+            )
+
+        await handle_once(db_, delivery, effect)
+
+    return Subscription(ORDER_RECORDER, handle, {OrderCreated.key(): frozenset({"order_id", "order_number"})})
+
+
+async def test_ten_thousand_orders_a_fifth_rolled_back_after_publishing_deliver_exactly_the_committed_ones(
+    database_url: str, pg: asyncpg.Connection, clean: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    subscriptions = Subscriptions([recording()])
+    """The real `place_order` workflow; ~20 % of its transactions fail after OrderCreated is in the outbox."""
+    db = Database(database_url, PoolSettings(size=16, timeout=60))  # 8 buyers and 2 dispatchers share it
+    shop = await make_tenant(db, "Ten thousand orders")
+    skus = [str((await make_product(db, shop, on_hand=ORDERS, price=100 + i))["sku"]) for i in range(20)]
+    owner = shop.owner_principal
+
+    async def audit_then_maybe_fail(tx: Tx, context: AuditContext, target_id: str | None) -> None:
+        # place_order's last step before its commit: the order, its stock and its event are all written.
+        await audit_store.record(tx, context, target_id)
+        if context.action == ROLL_BACK:
+            assert target_id is not None
+            in_outbox = await tx.scalar(
+                text("SELECT count(*) FROM platform.outbox WHERE aggregate_id = :id AND name = :name"),
+                {"id": target_id, "name": OrderCreated.event_name},
+            )
+            assert in_outbox == 1  # the event is published in this transaction, which now rolls back
+            raise RolledBackOnPurpose(target_id)
+
+    # Only the orders workflows see the failing audit store.
+    monkeypatch.setattr(orders_workflows, "audit_store", SimpleNamespace(record=audit_then_maybe_fail))
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    plan = [rng.random() >= 0.2 for _ in range(ORDERS)]
+    assert 1800 < plan.count(False) < 2200, seed
+    committed: set[str] = set()
+    rolled_back: set[str] = set()
+    subscriptions = Subscriptions([_order_recorder()])
     dispatchers = [Dispatcher(db, subscriptions, FAST, name=f"d{i}") for i in range(2)]
+
+    async def buyer(worker: int) -> None:
+        for index in range(worker, ORDERS, 8):
+            spec = OrderSpec(lines=[(skus[index % len(skus)], 1)], customer_email=f"buyer{index}@example.com")
+            audit = AuditContext.of(owner, "order.create" if plan[index] else ROLL_BACK, None, 201)
+            try:
+                placed = await orders_workflows.place_order(
+                    db, owner, audit, None, spec, reservation_ttl=timedelta(hours=1)
+                )
+            except RolledBackOnPurpose as rolled:
+                rolled_back.add(rolled.order_id)
+            else:
+                committed.add(placed.id)
+
     for dispatcher in dispatchers:
         dispatcher.start()
-    committed_ids: set[str] = set()
-    rng = random.Random(7)
-    plan = [rng.random() >= 0.2 for _ in range(1000)]  # 1,000 transactions of 10 events; ~20 % roll back
-    assert 150 < plan.count(False) < 250
-
-    async def publisher(worker: int) -> None:
-        for index in range(worker, len(plan), 5):
-            async with transaction(db) as tx:
-                ids = [
-                    (await publish(tx, ThingHappened(thing_id=f"thg_{index % 97}_{k}", n=index))).id for k in range(10)
-                ]
-                if plan[index]:
-                    await tx.commit()
-                    committed_ids.update(ids)
-
     try:
-        await asyncio.gather(*(publisher(w) for w in range(5)))
+        await asyncio.gather(*(buyer(w) for w in range(8)))  # dispatchers deliver while orders are placed
         await _drain(pg, within=240)  # a bound, not a timing: a loaded 2-core CI box is slow
     finally:
         for dispatcher in dispatchers:
             await dispatcher.stop()
-    counts = await effect_counts(pg, CONSUMER)
-    assert len(committed_ids) == plan.count(True) * 10
-    assert set(counts) == committed_ids
-    assert set(counts.values()) == {1}
+        await db.dispose()
+    assert len(committed) == plan.count(True) and len(rolled_back) == plan.count(False)
+    orders = await pg.fetch("SELECT id FROM orders.order WHERE org_id = $1", shop.org_id)
+    assert {r["id"] for r in orders} == committed  # a rolled-back order left nothing
+    published = await pg.fetch(
+        "SELECT aggregate_id FROM platform.outbox WHERE org_id = $1 AND name = $2", shop.org_id, OrderCreated.event_name
+    )
+    assert sorted(r["aggregate_id"] for r in published) == sorted(committed)  # events published = committed orders
+    handled = await pg.fetch(
+        "SELECT aggregate_id, count(*) AS n FROM public.bus_effect WHERE consumer = $1 GROUP BY aggregate_id",
+        ORDER_RECORDER,
+    )
+    assert {r["aggregate_id"]: r["n"] for r in handled} == dict.fromkeys(committed, 1)  # each delivered once
+    reserved = await pg.fetchval("SELECT sum(reserved) FROM catalog.inventory WHERE org_id = $1", shop.org_id)
+    assert reserved == len(committed)  # the rolled-back reservations went with their transactions
 
 
 async def test_a_transaction_holding_a_lower_seq_open_loses_nothing_when_it_commits_late(
