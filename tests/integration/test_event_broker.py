@@ -19,8 +19,15 @@ from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamFor
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.outbox import publish
 from emporium.platform.events.subscriptions import Subscriptions
-from tests.services import configured
-from tests.support.bus import ThingHappened, effect_counts, pending_count, prepare, recording, wait_for
+from tests.support.bus import (
+    ThingHappened,
+    effect_counts,
+    nats_url_or_skip,
+    pending_count,
+    prepare,
+    recording,
+    wait_for,
+)
 from tests.support.workers import WorkerProcess
 
 pytestmark = pytest.mark.nats
@@ -29,10 +36,7 @@ CONSUMER = "testbus.recorder"
 
 @pytest.fixture
 def nats_url() -> str:
-    url = configured("TEST_NATS_URL")
-    if url is None:
-        pytest.skip("TEST_NATS_URL is not set (a NATS JetStream server, e.g. nats://127.0.0.1:4222)")
-    return url
+    return nats_url_or_skip()
 
 
 @pytest.fixture
@@ -89,7 +93,7 @@ async def test_the_forwarder_publishes_to_versioned_subjects_with_the_event_id_f
         message = await broker.js.get_msg(broker_settings.stream, seq=1)
         assert message.subject == f"{broker_settings.subject_prefix}.testbus.thing_happened.v1"
         assert message.headers is not None and message.headers["Nats-Msg-Id"] == ids[0]
-        assert json.loads(message.data)["payload"] == {"thing_id": "thg_nats_0", "n": 0}
+        assert message.data is not None and json.loads(message.data)["payload"] == {"thing_id": "thg_nats_0", "n": 0}
         assert first["delivered_via"] == "broker"
     finally:
         await dispatcher.stop()

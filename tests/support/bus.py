@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from emporium.platform.db.engine import Database
@@ -23,6 +24,7 @@ from emporium.platform.events.contracts import Event
 from emporium.platform.events.outbox import envelope_of
 from emporium.platform.events.subscriptions import Delivery, Subscription
 from emporium.platform.events.workflows import handle_once
+from tests.services import configured
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS public.bus_effect (
@@ -100,6 +102,14 @@ async def prepare(pg: asyncpg.Connection) -> None:
         "UPDATE platform.outbox SET delivered_at = now(), delivered_via = 'subscribers', "
         "claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL"
     )
+
+
+def nats_url_or_skip() -> str:
+    """TEST_NATS_URL (under CI=true: the machine's server), or skip the test saying what is missing."""
+    url = configured("TEST_NATS_URL")
+    if url is None:
+        pytest.skip("TEST_NATS_URL is not set (a NATS JetStream server, e.g. nats://127.0.0.1:4222)")
+    return url
 
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition") -> None:
