@@ -111,13 +111,18 @@ class BrokerConsumer:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         durable = self.subscription.durable_name
+        subjects = sorted(self.broker.subject(name, version) for name, version in self.subscription.reads)
         config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.broker.settings.ack_wait,
             max_ack_pending=1,
-            filter_subjects=sorted(self.broker.subject(name, version) for name, version in self.subscription.reads),
+            # One subject: a filter every server version honours. Several: `filter_subjects` needs NATS 2.10
+            # (older servers ignore it and send everything), so `handle` also skips what the subscriber
+            # does not read.
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
         )
         await self.broker.js.add_consumer(self.broker.settings.stream, config)
         return await self.broker.js.pull_subscribe_bind(durable=durable, stream=self.broker.settings.stream)
@@ -136,6 +141,9 @@ class BrokerConsumer:
 
     async def handle(self, message: Msg) -> None:
         event = Envelope.from_json(json.loads(message.data))
+        if (event.name, event.version) not in self.subscription.reads:
+            await message.ack_sync()  # another subscriber's event, sent by a server without multi-subject filters
+            return
         attempt = message.metadata.num_delivered or 1
         delivery = Delivery(event, self.subscription.consumer, attempt)
         try:
@@ -147,6 +155,12 @@ class BrokerConsumer:
                 _log.error("event_dead_lettered", consumer=delivery.consumer, event_id=event.id, attempt=attempt)
             else:
                 await message.nak(delay=self.retry.delay_after(attempt))
-                _log.warning("event_handler_failed", consumer=delivery.consumer, event_id=event.id, attempt=attempt)
+                _log.warning(
+                    "event_handler_failed",
+                    consumer=delivery.consumer,
+                    event_id=event.id,
+                    attempt=attempt,
+                    error=error_text(error),
+                )
             return
         await message.ack_sync()  # only now: the handler's transaction (and its inbox row) has committed
