@@ -56,6 +56,7 @@ class Config:
     service_name: str = "emporium"
     order_reservation_ttl: float = 900.0
     checkout_recovery_after: float = 60.0
+    checkout_recovery_interval: float = 10.0
     jwt_algorithms: tuple[str, ...] = ()
     jwt_secret: str | None = None
     jwt_jwks: str | None = None
@@ -427,6 +428,13 @@ SETTINGS: tuple[Setting, ...] = (
         "checkout_recovery_after",
         "60",
         "Seconds after which a checkout whose payment outcome is unknown is settled by asking the provider.",
+        _seconds(1, 3_600),
+    ),
+    _setting(
+        "CHECKOUT_RECOVERY_INTERVAL",
+        "checkout_recovery_interval",
+        "10",
+        "Seconds between recovery passes over stuck checkouts (one pass per interval across all replicas).",
         _seconds(1, 3_600),
     ),
     _setting(

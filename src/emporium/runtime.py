@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
 from redis.asyncio import Redis
 
@@ -21,7 +20,6 @@ from emporium.modules.notifications import workflows as notifications
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
 from emporium.modules.notifications.providers.email import SmtpSettings
 from emporium.modules.notifications.providers.sms import TwilioSettings
-from emporium.modules.orders import jobs as orders_jobs
 from emporium.modules.payments import workflows as payments
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
@@ -37,6 +35,7 @@ from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
+from emporium.schedule import scheduled_jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,15 +210,7 @@ async def open_runtime(
         backlog.start()
         stack.push_async_callback(backlog.stop)
         if config.cron_enabled:
-            scheduler = Scheduler(
-                db,
-                orders_jobs.jobs(
-                    db,
-                    unknown_after=timedelta(seconds=config.checkout_recovery_after),
-                    authorization_ttl=timedelta(seconds=config.payment_authorization_ttl),
-                ),
-                redis=redis_client,
-            )
+            scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis_client)
             scheduler.start()
             stack.push_async_callback(scheduler.stop)  # stopped at a safe point, before the pool closes
         yield Runtime(

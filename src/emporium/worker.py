@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
 from typing import Literal
 
 from redis.asyncio import Redis
 
 from emporium.config import Config
-from emporium.modules.orders import jobs as orders_jobs
 from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetStreamForwarder
@@ -29,6 +27,7 @@ from emporium.platform.events.dispatcher import Dispatcher
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.telemetry.logging import get_logger
 from emporium.runtime import dispatch_settings_for, open_broker, open_notifiers
+from emporium.schedule import scheduled_jobs
 
 Source = Literal["outbox", "broker"]
 _log = get_logger("emporium.worker")
@@ -95,15 +94,7 @@ async def run_scheduler(config: Config, database_url: str, stop: asyncio.Event |
     _stop_on_signals(stop)
     db = Database(database_url, PoolSettings(size=2, timeout=config.db_pool_timeout), application_name="emporium-cron")
     redis = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
-    scheduler = Scheduler(
-        db,
-        orders_jobs.jobs(
-            db,
-            unknown_after=timedelta(seconds=config.checkout_recovery_after),
-            authorization_ttl=timedelta(seconds=config.payment_authorization_ttl),
-        ),
-        redis=redis,
-    )
+    scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis)
     scheduler.start()
     try:
         await stop.wait()

@@ -76,10 +76,13 @@ class Scheduler:
         try:
             result = await job.run()
         except Exception as error:
-            _log.exception("job_failed", job=job.name)
-            await record_run_end(self.db, run_id, "failed", f"{type(error).__name__}: {error}"[:1000])
+            _log.exception("job_failed", job=job.name, slot=slot)
+            outcome, detail = "failed", f"{type(error).__name__}: {error}"
         else:
-            await record_run_end(self.db, run_id, "succeeded", str(result)[:1000])
+            outcome, detail = "succeeded", str(result)
+        # One line per tick that ran, on whichever replica ran it: the cluster's logs show each tick once.
+        _log.info("cron_tick_ran", job=job.name, slot=slot, instance=self.instance, outcome=outcome)
+        await record_run_end(self.db, run_id, outcome, detail[:1000])
         return True
 
     async def tick(self, job: Job) -> bool:

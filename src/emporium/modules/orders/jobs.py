@@ -37,9 +37,11 @@ async def recover_checkouts(db: Database, unknown_after: timedelta) -> recovery.
     return total
 
 
-def jobs(db: Database, *, unknown_after: timedelta, authorization_ttl: timedelta) -> list[Job]:
+def jobs(
+    db: Database, *, unknown_after: timedelta, authorization_ttl: timedelta, recovery_every: float = 10.0
+) -> list[Job]:
     return [
-        Job("recover_checkouts", 10.0, lambda: recover_checkouts(db, unknown_after)),
+        Job("recover_checkouts", recovery_every, lambda: recover_checkouts(db, unknown_after)),
         Job("expire_authorizations", 300.0, lambda: recovery.expire_authorizations(db, older_than=authorization_ttl)),
         Job("purge_idempotency_keys", 3_600.0, lambda: purge_expired_keys(db)),
     ]
