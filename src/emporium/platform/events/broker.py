@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
@@ -132,11 +133,16 @@ class BrokerConsumer:
         _log.info("broker_consumer_started", consumer=self.subscription.consumer)
         while not stopping.is_set():
             try:
-                messages = await subscription.fetch(batch=1, timeout=poll)
+                for message in await subscription.fetch(batch=1, timeout=poll):
+                    await self.handle(message)
             except (TimeoutError, NatsTimeoutError):
                 continue
-            for message in messages:
-                await self.handle(message)
+            except (NatsError, OSError) as error:
+                # The broker is away (the client reconnects by itself). A message whose ack was lost is
+                # redelivered after `ack_wait` and the inbox makes its second run a no-op.
+                _log.warning("broker_unavailable", consumer=self.subscription.consumer, error=error_text(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=poll)
         _log.info("broker_consumer_stopped", consumer=self.subscription.consumer)
 
     async def handle(self, message: Msg) -> None:
