@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from asyncpg import exceptions as pg_errors
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -43,3 +45,25 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (sa_exc.TimeoutError, OSError, ConnectionError)
+# What asyncpg raises when the server goes away or is restarting (SQLAlchemy does not always flag these
+# as a disconnect, e.g. a pooled connection found dead while being checked out).
+_DRIVER_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    pg_errors.PostgresConnectionError,
+    pg_errors.AdminShutdownError,
+    pg_errors.CrashShutdownError,
+    pg_errors.CannotConnectNowError,
+)
+
+
+def is_connection_failure(error: BaseException) -> bool:
+    """The database could not be reached or the connection died (not: the statement was refused)."""
+    if isinstance(error, _UNAVAILABLE_ERRORS):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    driver_error = getattr(error.orig, "__cause__", None)
+    return error.connection_invalidated or isinstance(driver_error, _DRIVER_CONNECTION_ERRORS)

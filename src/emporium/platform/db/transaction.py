@@ -17,18 +17,16 @@ from typing import Literal
 
 from sqlalchemy import exc as sa_exc
 
-from emporium.platform.db.engine import Database
+from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Unavailable
 from emporium.platform.telemetry.metrics import DB_POOL_WAITING
 
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 
+
 # Errors that mean "the database could not be reached or the pool is exhausted",
 # which a client should retry, as opposed to a bug in a statement.
-_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (sa_exc.TimeoutError, OSError, ConnectionError)
-
-
 class Transaction(Tx):
     __slots__ = ()
 
@@ -42,19 +40,13 @@ class Transaction(Tx):
             await self._conn.rollback()
 
 
-def _is_connection_failure(error: BaseException) -> bool:
-    if isinstance(error, _UNAVAILABLE_ERRORS):
-        return True
-    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-
-
 @asynccontextmanager
 async def transaction(db: Database, *, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
     DB_POOL_WAITING.inc()  # waiting for a pooled connection (or opening one)
     try:
         conn = await db.engine.connect()
     except Exception as error:
-        if _is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
+        if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             raise Unavailable("the database is unavailable, retry shortly", retry_after=1) from error
         raise
     finally:
@@ -69,7 +61,7 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         finally:
             await tx._rollback_unless_committed()
     except Exception as error:
-        if _is_connection_failure(error):
+        if is_connection_failure(error):
             raise Unavailable("the database connection was lost, retry shortly", retry_after=1) from error
         raise
     finally:

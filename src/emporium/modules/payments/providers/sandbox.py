@@ -15,10 +15,12 @@ a replay of the key answers normally).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import standardwebhooks
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,7 +36,7 @@ from emporium.modules.payments.domain import (
     ProviderTimeout,
 )
 from emporium.modules.payments.tables import sandbox_ledger as ledger
-from emporium.platform.db.engine import Database
+from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 
@@ -64,6 +66,18 @@ class SandboxProvider:
         self._db = db
         self._webhook_secret = webhook_secret
 
+    @asynccontextmanager
+    async def _ledger(self) -> AsyncIterator[AsyncConnection]:
+        """The sandbox stands in for a remote provider: losing its database mid-call is a dropped
+        connection to the provider, so the outcome is unknown (`ProviderTimeout`), never a crash."""
+        try:
+            async with self._db.engine.begin() as conn:
+                yield conn
+        except Exception as error:
+            if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
+                raise ProviderTimeout(f"the sandbox is unreachable ({type(error).__name__})") from error
+            raise
+
     # --- money-moving calls -----------------------------------------------------------------------
 
     async def authorize(
@@ -74,7 +88,7 @@ class SandboxProvider:
         if card_token not in TOKENS:
             raise ProviderRejected("invalid_token", f"unknown sandbox card token {card_token!r}")
         outcome, reason = TOKENS[card_token]
-        async with self._db.engine.begin() as conn:
+        async with self._ledger() as conn:
             inserted = (
                 await conn.execute(
                     pg_insert(ledger)
@@ -102,7 +116,7 @@ class SandboxProvider:
         return _authorization(row)
 
     async def capture(self, *, provider_ref: str, amount: Money, idempotency_key: str) -> None:
-        async with self._db.engine.begin() as conn:
+        async with self._ledger() as conn:
             charge = await _lock_charge(conn, provider_ref)
             if await _by_key(conn, "capture", idempotency_key) is not None:
                 return
@@ -116,7 +130,7 @@ class SandboxProvider:
             await _write(conn, "capture", idempotency_key, provider_ref, "captured", amount)
 
     async def void(self, *, provider_ref: str, idempotency_key: str) -> None:
-        async with self._db.engine.begin() as conn:
+        async with self._ledger() as conn:
             charge = await _lock_charge(conn, provider_ref)
             done = await _operations(conn, provider_ref)
             if "void" in done:
@@ -126,7 +140,7 @@ class SandboxProvider:
             await _write(conn, "void", idempotency_key, provider_ref, "voided", Money(0, charge.currency))
 
     async def refund(self, *, provider_ref: str, amount: Money, idempotency_key: str) -> str:
-        async with self._db.engine.begin() as conn:
+        async with self._ledger() as conn:
             await _lock_charge(conn, provider_ref)
             replay = await _by_key(conn, "refund", idempotency_key)
             if replay is not None:
