@@ -85,9 +85,9 @@ class Scheduler:
         await record_run_end(self.db, run_id, outcome, detail[:1000])
         return True
 
-    async def tick(self, job: Job) -> bool:
-        """Run this slot of `job` unless another replica has it; True if it ran here."""
-        slot = slot_of(job.every_seconds, self.clock())
+    async def tick(self, job: Job, slot: int | None = None) -> bool:
+        """Run `slot` (default: the current one) of `job` unless another replica has it; True if it ran here."""
+        slot = slot_of(job.every_seconds, self.clock()) if slot is None else slot
         if self.redis is not None:
             token = secrets.token_hex(16)
             claimed = await self._claim(job, slot, token)
@@ -102,12 +102,15 @@ class Scheduler:
 
     async def _loop(self, job: Job) -> None:
         while not self._stopping.is_set():
-            wait = job.every_seconds - (self.clock() % job.every_seconds)  # wake at the slot boundary
+            # The slot is chosen before waiting for its boundary: a wake-up delayed past the next boundary
+            # (a busy event loop) still runs the slot it waited for instead of skipping it.
+            now = self.clock()
+            slot = slot_of(job.every_seconds, now) + 1
             try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, slot * job.every_seconds - now))
             except TimeoutError:
                 try:
-                    await self.tick(job)
+                    await self.tick(job, slot)
                 except Exception:  # the database is away: try again next slot
                     _log.exception("job_tick_failed", job=job.name)
 
