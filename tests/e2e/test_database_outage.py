@@ -4,9 +4,7 @@ never a hang), then normal answers again without restarting the application."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -14,20 +12,11 @@ import pytest
 
 from emporium.platform.auth.api_keys import generate_api_key
 from tests.support.identity import bearer
+from tests.support.postgres_server import start_postgres, stop_postgres
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
 KEY = re.compile(r"emp_live_[0-9A-Za-z]{46}")
-
-
-def _pg_ctl(pgdata: Path, *args: str) -> None:
-    from pgserver._commands import POSTGRES_BIN_PATH  # the embedded server's own binaries
-
-    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs PostgreSQL as this user when we are root
-    subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", *args],
-        user=user, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
 
 
 async def _until(
@@ -54,7 +43,7 @@ async def test_requests_fail_fast_with_503_then_recover_without_a_restart(tmp_pa
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
             assert (await client.get("/v1/orgs/me", headers=bearer(key))).status_code == 200
 
-            await asyncio.to_thread(_pg_ctl, pgdata, "-m", "immediate", "stop")
+            await asyncio.to_thread(stop_postgres, pgdata)
             during = [await client.get("/v1/orgs/me", headers=bearer(key)) for _ in range(5)]
             assert all(r.status_code == 503 for r in during), [r.text for r in during]
             assert all(r.headers["content-type"] == "application/problem+json" for r in during)
@@ -64,9 +53,7 @@ async def test_requests_fail_fast_with_503_then_recover_without_a_restart(tmp_pa
             assert (await client.get("/readyz")).status_code == 503
             assert (await client.get("/livez")).status_code == 200  # alive, just not ready
 
-            await asyncio.to_thread(
-                _pg_ctl, pgdata, "-o", '-h ""', "-o", f"-k {pgdata}", "-l", str(pgdata / "log"), "start"
-            )
+            await asyncio.to_thread(start_postgres, pgdata)
             await _until(client, "/readyz", 200)
             after = await client.get("/v1/orgs/me", headers=bearer(key))
             assert after.status_code == 200, after.text

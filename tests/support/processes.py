@@ -25,8 +25,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         full_env = {
