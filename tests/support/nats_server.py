@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_listening
 
 
 def nats_binary() -> str | None:
@@ -31,13 +28,7 @@ class NatsServer:
     def start(self) -> None:
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(self._command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return
-            assert self.process.poll() is None, self._log.read_text()
-            assert time.monotonic() < deadline, "nats-server did not listen within 10 s"
-            time.sleep(0.02)  # waiting for the listener, bounded by the deadline
+        wait_listening(self.port, self.process, "nats-server")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 from tests.services import ROOT
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_listening
 
 DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
 _UPSTREAM = re.compile(r"server 127\.0\.0\.1:(\d+)")
@@ -57,13 +54,7 @@ class Nginx:
         check = subprocess.run([*self._command, "-t"], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stderr
         self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return
-            assert self.process.poll() is None, self.errors()
-            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
-            time.sleep(0.02)  # waiting for the listener, bounded by the deadline
+        wait_listening(self.port, self.process, "nginx")
 
     def upstreams(self) -> list[str]:
         """The replica (`127.0.0.1:port`) that answered each logged request, in order."""

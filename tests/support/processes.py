@@ -24,6 +24,17 @@ def free_port() -> int:
         return port
 
 
+def wait_listening(port: int, process: subprocess.Popen[bytes], what: str, within: float = 10.0) -> None:
+    """Until something accepts connections on the loopback `port`; fails at once if `process` exits."""
+    deadline = time.monotonic() + within
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        assert process.poll() is None, f"{what} exited before listening"
+        assert time.monotonic() < deadline, f"{what} did not listen within {within} s"
+        time.sleep(0.02)  # waiting for the listener, bounded by the deadline
+
+
 class ServerProcess:
     def __init__(self, env: Mapping[str, str], log_path: Path, *, port: int | None = None) -> None:
         self.port = port or free_port()
