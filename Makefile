@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos
+.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos overload
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -58,6 +58,9 @@ bench: deps ## Benchmark vs ceilings from the same run; results in bench/results
 
 chaos: deps ## kill -9 the server under checkout traffic (ARGS="--kills 20"), then check invariants: PASS/FAIL
 	$(BIN)/python -m bench.chaos $(ARGS)
+
+overload: deps ## 5x the measured checkout capacity at one server: accepted p99 vs unloaded, 503 speed, recovery (~1.5 min)
+	$(BIN)/python -m bench.overload $(ARGS)
 
 typecheck: deps ## mypy --strict on src/
 	$(BIN)/mypy

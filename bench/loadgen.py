@@ -123,6 +123,85 @@ async def closed_loop(
     return summarize(name, "httpx", concurrency, duration, latencies, errors, statuses, cpu / wall * 100)
 
 
+@dataclass
+class Answer:
+    """One open-loop request: when it was due (s from the start), how long until its answer, what came back."""
+
+    due_s: float
+    latency_ms: float  # from when it was due
+    status: str
+    late_ms: float = 0.0  # how late the generator sent it (its own delay, inside latency_ms)
+    code: str | None = None  # the problem's `code`, for problem+json answers
+    retry_after: str | None = None
+    content_type: str | None = None
+
+
+async def open_loop(
+    base_url: str,
+    make: MakeRequest,
+    *,
+    rate: float,
+    duration: float,
+    seed: int = 1,
+    request_timeout: float = 30.0,
+) -> tuple[list[Answer], float]:
+    """Poisson arrivals at `rate` per second for `duration` seconds, whatever the server's pace.
+
+    Unlike `closed_loop`, a slow answer does not slow the next request down, so this is how overload is
+    offered. Latency is counted from when a request was due, not when it went out, so a generator that
+    falls behind shows up in the figures instead of hiding the server's delay (coordinated omission).
+    Returns every answer and the generator's CPU as % of one core.
+    """
+    rng = random.Random(seed)
+    answers: list[Answer] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+    loop = asyncio.get_running_loop()
+
+    async def one(http: httpx.AsyncClient, due: float, request: Request) -> None:
+        method, path, headers, body = request
+        late = (loop.time() - due) * 1000
+        try:
+            response = await http.request(method, path, headers=headers, json=body)
+        except httpx.HTTPError as exc:
+            answers.append(Answer(due - started, (loop.time() - due) * 1000, type(exc).__name__, late))
+            return
+        latency = (loop.time() - due) * 1000
+        code = None
+        content_type = response.headers.get("content-type")
+        if content_type == "application/problem+json":
+            code = response.json().get("code")
+        answers.append(
+            Answer(
+                due - started,
+                latency,
+                str(response.status_code),
+                late,
+                code,
+                response.headers.get("retry-after"),
+                content_type,
+            )
+        )
+
+    cpu_before = time.process_time()
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=request_timeout) as http:
+        started = loop.time()
+        due = started
+        in_flight: set[asyncio.Task[None]] = set()
+        while True:
+            due += rng.expovariate(rate)
+            if due - started >= duration:
+                break
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the arrival schedule, not a race
+            task = asyncio.create_task(one(http, due, make(rng)))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await asyncio.gather(*in_flight)
+        wall = max(loop.time() - started, 1e-9)
+    return answers, (time.process_time() - cpu_before) / wall * 100
+
+
 def summarize(
     name: str,
     tool: str,

@@ -238,10 +238,15 @@ def write_docs(r: dict[str, Any], result_path: Path, doc: Path) -> None:
         "See `bench/README.md` for what each figure means.",
         END,
     ]
+    replace_section(doc, BEGIN, END, "\n".join(body))
+
+
+def replace_section(doc: Path, begin: str, end: str, section: str) -> None:
+    """Put `section` (which starts with `begin` and ends with `end`) where the old one was, else before the
+    catalog import notes, else at the end."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
-    section = "\n".join(body)
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: section, text, flags=re.S)
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, text, flags=re.S)
     elif "## Catalog import" in text:
         text = text.replace("## Catalog import", section + "\n\n## Catalog import", 1)
     else:

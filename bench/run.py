@@ -20,7 +20,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from bench.common import (
     machine,
     server_url,
 )
-from bench.loadgen import Request, closed_loop, get_load, wrk_available
+from bench.loadgen import closed_loop, get_load, wrk_available
 
 RESULTS = ROOT / "bench" / "results"
 CEILINGS = ROOT / "bench" / "ceilings"
@@ -140,23 +139,6 @@ def granian(app: str, port: int, workers: int, log_path: Path) -> Process:
         app,
     ]
     return Process(argv, {}, log_path, port, ready_path="/")
-
-
-def checkout_maker(storefront: str, skus: list[str]) -> Any:
-    headers_base = {"Authorization": f"Bearer {storefront}"}
-
-    def make(rng: random.Random) -> Request:
-        lines = rng.sample(skus, rng.randint(1, 3))
-        body = {
-            "lines": [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in lines],
-            "shipping_amount": 490,
-            "customer": {"email": "buyer@example.com", "name": "Ada Buyer", "phone": "+4915112345678"},
-            "shipping_address": seed.ADDRESS,
-            "payment": {"provider": "sandbox", "card_token": "tok_success"},
-        }
-        return ("POST", "/v1/orders", {**headers_base, "Idempotency-Key": uuid.uuid4().hex}, body)
-
-    return make
 
 
 def pgbench(url: str, org_id: str, stocked: int, clients: int, seconds: float) -> dict[str, Any]:
@@ -355,6 +337,9 @@ async def main(plan: Plan) -> dict[str, Any]:
         "EVENTS_DISPATCH": "false",  # bench.event_worker delivers events in its own process
         "MIGRATE_ON_START": "false",
         "LOG_LEVEL": plan.log_level,
+        # the bench measures throughput, not the per-key/per-org rate limits (their own tests do)
+        "RATE_LIMIT_PER_KEY": "1000000",
+        "RATE_LIMIT_PER_ORG": "1000000",
     }
     result["server_settings"] = settings
     port = free_port()
@@ -452,7 +437,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             run = await closed_loop(
                 f"checkout@{clients}",
                 app.base_url,
-                checkout_maker(shop.storefront_key, skus),
+                seed.checkout_maker(shop.storefront_key, skus),
                 concurrency=clients,
                 duration=plan.duration,
                 warmup=plan.warmup,
@@ -492,7 +477,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             profile_get = await asyncio.to_thread(profile_workers, app, seconds, work / "profile-get.txt")
             await load
             log("py-spy sample of a checkout run")
-            maker = checkout_maker(shop.storefront_key, skus)
+            maker = seed.checkout_maker(shop.storefront_key, skus)
             seconds = min(plan.duration, 8.0)
             load = asyncio.create_task(
                 closed_loop(

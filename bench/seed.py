@@ -8,6 +8,7 @@ import json
 import random
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import asyncpg
 import httpx
 
 from bench.common import emporium_cli
+from bench.loadgen import MakeRequest, Request
 
 ADDRESS = {"line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
@@ -48,6 +50,23 @@ async def storefront_key(http: httpx.AsyncClient, owner_key: str) -> str:
     return str(response.json()["secret"])
 
 
+def checkout_maker(storefront: str, skus: list[str]) -> MakeRequest:
+    headers_base = {"Authorization": f"Bearer {storefront}"}
+
+    def make(rng: random.Random) -> Request:
+        lines = rng.sample(skus, rng.randint(1, 3))
+        body = {
+            "lines": [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in lines],
+            "shipping_amount": 490,
+            "customer": {"email": "buyer@example.com", "name": "Ada Buyer", "phone": "+4915112345678"},
+            "shipping_address": ADDRESS,
+            "payment": {"provider": "sandbox", "card_token": "tok_success"},
+        }
+        return ("POST", "/v1/orders", {**headers_base, "Idempotency-Key": uuid.uuid4().hex}, body)
+
+    return make
+
+
 def product_item(i: int, rng: random.Random, prefix: str = "BENCH") -> dict[str, Any]:
     return {
         "sku": f"{prefix}-{i:06d}",
@@ -76,8 +95,10 @@ async def bulk_products(http: httpx.AsyncClient, owner_key: str, count: int) -> 
     return ids, time.perf_counter() - started
 
 
-async def restock(http: httpx.AsyncClient, owner_key: str, product_ids: list[str], quantity: int) -> None:
-    lanes = asyncio.Semaphore(16)
+async def restock(
+    http: httpx.AsyncClient, owner_key: str, product_ids: list[str], quantity: int, *, concurrency: int = 16
+) -> None:
+    lanes = asyncio.Semaphore(concurrency)
 
     async def one(product_id: str) -> None:
         async with lanes:
