@@ -95,22 +95,43 @@ def test_priorities() -> None:
     assert priority_of("PATCH", "/v1/products/prd_1") == "normal"
 
 
-def test_the_adaptive_limit_shrinks_under_latency_and_recovers() -> None:
+def _interval(limit: AdaptiveLimit, clock: FakeClock, seconds: float, in_flight: int, answers: int = 10) -> float:
+    """`answers` requests answered after `seconds` each, with `in_flight` under way, over one interval."""
+    for _ in range(answers - 1):
+        limit.observe(seconds, in_flight)
+    clock.now += AdaptiveLimit.INTERVAL_SECONDS
+    limit.observe(seconds, in_flight)  # the interval is over: the limit moves on this answer
+    return limit.limit
+
+
+def test_the_adaptive_limit_starts_modest_and_shrinks_in_proportion_to_the_latency() -> None:
     clock = FakeClock()
-    limit = AdaptiveLimit(ShedSettings(max_concurrent=100, adaptive=True, latency_target_seconds=0.1), clock)
-    for _ in range(3):
-        for _ in range(40):
-            limit.observe(0.5)
-        clock.now += 1
-        limit.observe(0.5)
-    assert limit.limit < 60
-    low = limit.limit
-    for _ in range(80):  # old slow samples age out of the window first, then +1 per adjustment
-        for _ in range(40):
-            limit.observe(0.01)
-        clock.now += 1
-        limit.observe(0.01)
-    assert limit.limit > low
+    settings = ShedSettings(max_concurrent=100, adaptive=True, latency_target_seconds=0.1, initial_concurrent=40)
+    limit = AdaptiveLimit(settings, clock)
+    assert limit.limit == 40
+    assert _interval(limit, clock, 0.125, in_flight=40) == 32  # 25 % over the target: 20 % fewer
+    assert _interval(limit, clock, 5.0, in_flight=32) == 16  # far over: at most halved per interval
+    for _ in range(10):
+        _interval(limit, clock, 5.0, in_flight=16)
+    assert limit.limit == settings.min_concurrent  # never below the floor
+
+
+def test_the_adaptive_limit_grows_back_only_while_traffic_uses_it() -> None:
+    clock = FakeClock()
+    limit = AdaptiveLimit(ShedSettings(max_concurrent=30, adaptive=True, latency_target_seconds=0.1), clock)
+    assert limit.limit == 8
+    assert _interval(limit, clock, 0.01, in_flight=2) == 8  # fast, but a quarter used: stays put
+    assert _interval(limit, clock, 0.01, in_flight=4) == 9  # half used and fast: grows
+    for _ in range(40):
+        _interval(limit, clock, 0.01, in_flight=int(limit.limit))
+    assert limit.limit == 30  # up to the ceiling, not past it
+    assert _interval(limit, clock, 9.0, in_flight=30, answers=AdaptiveLimit.MIN_SAMPLES - 1) == 30  # too few
+
+
+def test_a_fixed_limit_ignores_latency() -> None:
+    clock = FakeClock()
+    limit = AdaptiveLimit(ShedSettings(max_concurrent=30, adaptive=False), clock)
+    assert _interval(limit, clock, 9.0, in_flight=30) == 30
 
 
 async def test_a_key_over_its_budget_gets_429_with_headers(config: Config, database_url: str, tenant: Tenant) -> None:

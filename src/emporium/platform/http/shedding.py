@@ -4,8 +4,8 @@ Requests are classed by route: `critical` (checkout, payments, provider
 webhooks, refunds) may use the whole limit; `normal` writes and reads a
 share of it; `low` (catalog browsing) the smallest share — so under pressure
 browsing is shed first and checkout last. In adaptive mode the limit follows
-observed latency (AIMD): it shrinks when the recent p90 exceeds the target
-and grows back by one while latency is fine. An outbox backlog above a
+observed latency: it shrinks when the last interval's p90 exceeds the target
+and grows back while latency is fine and the limit is in use. An outbox backlog above a
 threshold sheds non-critical writes too (their events could not be delivered
 in time anyway).
 """
@@ -13,7 +13,6 @@ in time anyway).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,33 +40,51 @@ class ShedSettings:
     max_concurrent: int = 256
     adaptive: bool = False
     latency_target_seconds: float = 0.25
-    min_concurrent: int = 8
+    min_concurrent: int = 1
+    initial_concurrent: int = 8  # adaptive: where the limit starts, below max_concurrent
     backlog_threshold: int = 50_000
 
 
 class AdaptiveLimit:
-    """AIMD on the p90 of the last requests' latency."""
+    """The concurrency limit, moved by the latency of the requests answered in the last interval.
+
+    Above the target it shrinks in proportion (target / p90, at most halving), so a limit far too high
+    comes down in a few intervals; at or below the target it grows by a tenth, but only while the
+    traffic actually uses at least half of it: an idle service keeps a modest limit instead of drifting
+    to the maximum and letting the next burst in all at once. The window is one interval, not a count of
+    samples, so the limit reacts to what happens now and not to minutes-old requests.
+    """
+
+    INTERVAL_SECONDS = 0.5
+    MIN_SAMPLES = 5
 
     def __init__(self, settings: ShedSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.limit = float(settings.max_concurrent)
-        self._samples: deque[float] = deque(maxlen=200)
+        start = settings.initial_concurrent if settings.adaptive else settings.max_concurrent
+        self.limit = float(max(settings.min_concurrent, min(settings.max_concurrent, start)))
+        self._samples: list[float] = []
+        self._peak_in_flight = 0
         self._clock = clock
         self._last_adjust = clock()
 
-    def observe(self, seconds: float) -> None:
+    def observe(self, seconds: float, in_flight: int) -> None:
+        """One request answered after `seconds`, with `in_flight` requests (itself included) under way."""
         if not self.settings.adaptive:
             return
         self._samples.append(seconds)
+        self._peak_in_flight = max(self._peak_in_flight, in_flight)
         now = self._clock()
-        if now - self._last_adjust < 0.5 or len(self._samples) < 20:
+        if now - self._last_adjust < self.INTERVAL_SECONDS or len(self._samples) < self.MIN_SAMPLES:
             return
+        samples, self._samples = sorted(self._samples), []
+        peak, self._peak_in_flight = self._peak_in_flight, 0
         self._last_adjust = now
-        p90 = sorted(self._samples)[int(len(self._samples) * 0.9) - 1]
-        if p90 > self.settings.latency_target_seconds:
-            self.limit = max(float(self.settings.min_concurrent), self.limit * 0.8)
-        else:
-            self.limit = min(float(self.settings.max_concurrent), self.limit + 1)
+        p90 = samples[max(0, int(len(samples) * 0.9) - 1)]
+        target = self.settings.latency_target_seconds
+        if p90 > target:
+            self.limit = max(float(self.settings.min_concurrent), self.limit * max(0.5, target / p90))
+        elif peak >= self.limit / 2:
+            self.limit = min(float(self.settings.max_concurrent), self.limit + max(1.0, self.limit / 10))
 
 
 class LoadSheddingMiddleware:
@@ -104,5 +121,5 @@ class LoadSheddingMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
+            self.limit.observe(time.perf_counter() - started, self.in_flight)
             self.in_flight -= 1
-            self.limit.observe(time.perf_counter() - started)
