@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 
 from emporium.modules.notifications import subscribers
 from emporium.modules.notifications.domain import MessageStatus
@@ -22,6 +25,7 @@ from emporium.modules.notifications.providers.sms import TwilioSettings
 from emporium.modules.notifications.workflows import EmailNotice, send_email
 from emporium.modules.orders.events import EventLine, OrderCreated, OrderShipped
 from emporium.platform.db.engine import Database
+from emporium.platform.db.migrate import upgrade
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.outbox import envelope_of
 from emporium.platform.events.subscriptions import Delivery, Subscriptions
@@ -41,6 +45,7 @@ from tests.support.notifications import (
     twilio_stub,
 )
 from tests.support.orders import order_body, place
+from tests.support.postgres_server import EmbeddedPostgres
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +300,76 @@ async def test_a_mail_server_outage_fails_the_handler_so_the_bus_retries_and_the
         await up.close()
     assert len(smtp[0].to(to)) == 1
     assert await _statuses(pg, shop.org_id, "email") == ["sent"]
+
+
+class MailServerWhoseShopLosesItsDatabase(Inbox):
+    """Accepts each message, and as it does, the shop's PostgreSQL stops (immediate: like a crash)."""
+
+    def __init__(self, postgres: EmbeddedPostgres) -> None:
+        super().__init__()
+        self.postgres = postgres
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.postgres.stop()
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_database_outage_while_an_email_goes_out_is_waited_out_and_the_email_is_not_sent_twice(
+    tmp_path: Path,
+) -> None:
+    postgres = EmbeddedPostgres(tmp_path / "shop-db")
+    await upgrade(postgres.url)
+    db = Database(postgres.url)
+    mail = MailServerWhoseShopLosesItsDatabase(postgres)
+    port = free_port()
+    controller = Controller(mail, hostname="127.0.0.1", port=port)
+    controller.start()
+    notifiers = Notifiers(NotifierSettings(smtp=SmtpSettings(host="127.0.0.1", port=port, starttls=False)))
+    try:
+        shop = await make_tenant(db, "Outage while sending")
+        to = f"settle-{shop.org_id}@example.com"
+        delivery = _created(shop.org_id, 1, to)
+        notice = EmailNotice(to, "order_created", {"order_number": 1, "customer_name": None, "lines": [],
+                                                   "subtotal": "1", "shipping": "0", "total": "1"})  # fmt: skip
+
+        def retries() -> float:
+            labels = {"consumer": delivery.consumer}
+            return REGISTRY.get_sample_value("notification_settle_retries_total", labels) or 0.0
+
+        before = retries()
+        sending = asyncio.create_task(send_email(db, delivery, notice, notifiers=notifiers))
+
+        async def recording_waits_for_the_database() -> bool:
+            if sending.done():  # gave up instead of waiting: the bus would send it again
+                raise AssertionError(f"the send ended while the database was down: {sending.exception()!r}")
+            return retries() > before
+
+        await wait_for(recording_waits_for_the_database, 30, "the sent email's record to wait for the database")
+        await asyncio.to_thread(postgres.start)
+        outcome = await asyncio.wait_for(sending, 60)
+        again = await send_email(db, delivery, notice, notifiers=notifiers)  # the bus delivering it once more
+
+        assert outcome is MessageStatus.SENT
+        assert again is None  # recorded as handled: nothing to do
+        assert len(mail.to(to)) == 1
+        conn = await asyncpg.connect(postgres.url)
+        try:
+            assert await _statuses(conn, shop.org_id, "email") == ["sent"]
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM platform.inbox WHERE consumer = $1 AND event_id = $2",
+                    delivery.consumer,
+                    delivery.event.id,
+                )
+                == 1
+            )
+        finally:
+            await conn.close()
+    finally:
+        controller.stop()
+        await notifiers.close()
+        await db.dispose()
+        postgres.shutdown()
 
 
 def test_the_subscribers_each_have_their_own_consumer_and_the_webhooks_read_every_event() -> None:

@@ -7,9 +7,11 @@ Email and SMS, per (consumer, event):
     send (no transaction open)  -> refused for good: tx `failed` + inbox;  other error: raise (the bus retries)
     tx2: `sent` + inbox row.  commit
 
-A crash between the send and tx2 re-sends once the lease has expired (the
-`Message-ID` is the same, so mail clients fold the copies); everything else
-happens once per (consumer, event).
+If the database is lost between the send and tx2, tx2 is retried (with
+back-off) while the lease holds, so an outage of the database alone sends
+nothing twice. A crash in that window, or an outage longer than the lease,
+re-sends once the lease has expired (the `Message-ID` is the same, so mail
+clients fold the copies); everything else happens once per (consumer, event).
 
 Webhooks: the subscriber's transaction inserts one delivery per matching
 endpoint together with its inbox row; the delivery worker (`jobs.py`) then
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,11 +59,12 @@ from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import ActorType, Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
-from emporium.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from emporium.platform.errors import Conflict, FieldError, NotFound, Unavailable, ValidationFailed
 from emporium.platform.events import inbox
 from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.http.ssrf import SsrfRefused
 from emporium.platform.pagination import Page
+from emporium.platform.telemetry.metrics import NOTIFICATION_SETTLE_RETRIES
 from emporium.platform.telemetry.tracing import context_from, traced, tracer
 
 __all__ = [
@@ -86,6 +90,9 @@ _log = structlog.stdlib.get_logger("emporium.notifications")
 
 Clock = Callable[[], datetime]
 MESSAGE_LEASE = timedelta(seconds=60)
+SETTLE_RETRY_FIRST_DELAY = 0.2
+SETTLE_RETRY_MAX_DELAY = 5.0
+SETTLE_LEASE_MARGIN = 5.0  # stop retrying this long before the lease ends, so no one else has taken the message
 SYSTEM_ACTOR = "notifications"
 
 
@@ -193,10 +200,13 @@ async def _send_once(
             _log.warning("notification_skipped", org_id=org_id, channel=channel.value, consumer=consumer, reason=reason)
             return MessageStatus.SKIPPED
         await tx.commit()
+    lease_ends = time.monotonic() + MESSAGE_LEASE.total_seconds()
     try:
         await send()
     except SendRefused as refused:
-        return await _settle(db, delivery, claim.id, MessageStatus.FAILED, str(refused)[:1000], clock())
+        return await _settle_once_out(
+            db, delivery, claim.id, MessageStatus.FAILED, str(refused)[:1000], clock, lease_ends
+        )
     except Exception as error:
         async with transaction(db) as tx:  # free the claim at once: the bus's retry may take it
             await store.settle_message(
@@ -204,7 +214,33 @@ async def _send_once(
             )
             await tx.commit()
         raise
-    return await _settle(db, delivery, claim.id, MessageStatus.SENT, None, clock())
+    return await _settle_once_out(db, delivery, claim.id, MessageStatus.SENT, None, clock, lease_ends)
+
+
+async def _settle_once_out(
+    db: Database,
+    delivery: Delivery,
+    claim_id: str,
+    status: MessageStatus,
+    error: str | None,
+    clock: Clock,
+    lease_ends: float,
+) -> MessageStatus:
+    """Record the outcome of a send that happened, waiting out a database outage while the claim's lease holds:
+    giving up here would hand the event back to the bus, which sends it again once the lease has expired."""
+    delay = SETTLE_RETRY_FIRST_DELAY
+    while True:
+        try:
+            return await _settle(db, delivery, claim_id, status, error, clock())
+        except Unavailable:
+            if time.monotonic() + delay >= lease_ends - SETTLE_LEASE_MARGIN:
+                raise
+            NOTIFICATION_SETTLE_RETRIES.labels(delivery.consumer).inc()
+            _log.warning(
+                "notification_settle_retry", consumer=delivery.consumer, event_id=delivery.event.id, delay=delay
+            )
+            await asyncio.sleep(delay)  # back-off while the database comes back
+            delay = min(delay * 2, SETTLE_RETRY_MAX_DELAY)
 
 
 async def _settle(
