@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +40,31 @@ def server_url() -> str:
     from emporium.platform.db.embedded import start_embedded_postgres
 
     return start_embedded_postgres(ROOT / ".data" / "bench", database="postgres")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What every harness run starts from: when, its work directory, the PostgreSQL server and its version."""
+
+    started_at: datetime
+    stamp: str
+    work: Path
+    server: str
+    pg_version: str
+
+
+async def start_run(name: str) -> RunStart:
+    started_at = datetime.now(UTC)
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    work = Path(os.environ.get("BENCH_WORKDIR", f"/tmp/emporium-{name}-{stamp}"))
+    os.makedirs(work, exist_ok=True)
+    server = server_url()
+    admin = await asyncpg.connect(server)
+    try:
+        pg_version = str(await admin.fetchval("SHOW server_version"))
+    finally:
+        await admin.close()
+    return RunStart(started_at, stamp, work, server, pg_version)
 
 
 def with_database(url: str, name: str) -> str:

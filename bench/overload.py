@@ -27,11 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from bench import report, seed
-from bench.common import ROOT, create_database, drop_database, emporium_server, free_port, machine, server_url
+from bench.common import ROOT, create_database, drop_database, emporium_server, free_port, machine, start_run
 from bench.loadgen import Answer, MakeRequest, closed_loop, open_loop, percentile
 
 RESULTS = ROOT / "bench" / "results"
@@ -212,14 +211,9 @@ def section(r: dict[str, Any], result_path: Path) -> str:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    started_at = datetime.now(UTC)
-    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
-    work = Path(os.environ.get("BENCH_WORKDIR", f"/tmp/emporium-overload-{stamp}"))
-    os.makedirs(work, exist_ok=True)
-    server = server_url()
-    admin = await asyncpg.connect(server)
-    pg_version = str(await admin.fetchval("SHOW server_version"))
-    await admin.close()
+    begun = await start_run("overload")
+    started_at, stamp, work, server = begun.started_at, begun.stamp, begun.work, begun.server
+    pg_version = begun.pg_version
     db_name, url = await create_database(server, "emporium_overload")
     settings = {
         "WORKERS": str(args.workers),

@@ -38,7 +38,7 @@ from bench.common import (
     emporium_server,
     free_port,
     machine,
-    server_url,
+    start_run,
 )
 from bench.loadgen import closed_loop, get_load, wrk_available
 
@@ -311,14 +311,9 @@ def profile_workers(server: Process, seconds: float, out: Path) -> dict[str, Any
 
 
 async def main(plan: Plan) -> dict[str, Any]:
-    started_at = datetime.now(UTC)
-    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
-    work = Path(os.environ.get("BENCH_WORKDIR", f"/tmp/emporium-bench-{stamp}"))
-    os.makedirs(work, exist_ok=True)
-    server = server_url()
-    admin = await asyncpg.connect(server)
-    pg_version = str(await admin.fetchval("SHOW server_version"))
-    await admin.close()
+    begun = await start_run("bench")
+    started_at, stamp, work, server = begun.started_at, begun.stamp, begun.work, begun.server
+    pg_version = begun.pg_version
     result: dict[str, Any] = {
         "started_at": started_at.isoformat(),
         "machine": machine(pg_version),
