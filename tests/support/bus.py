@@ -98,6 +98,11 @@ async def prepare(pg: asyncpg.Connection) -> None:
     """Create the effects table, empty it, and take every event left by earlier tests off the queue."""
     await pg.execute(EFFECTS_DDL)
     await pg.execute("TRUNCATE public.bus_effect")
+    await drop_leftover_events(pg)
+
+
+async def drop_leftover_events(pg: asyncpg.Connection) -> None:
+    """Mark every undelivered event of earlier tests delivered, so a dispatcher here sees only this test's."""
     await pg.execute(
         "UPDATE platform.outbox SET delivered_at = now(), delivered_via = 'subscribers', "
         "claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL"
