@@ -100,7 +100,86 @@ class WakeListener:
                 await asyncio.wait_for(conn.close(), 2)
 
 
-class Dispatcher:
+class LoopSettings(Protocol):
+    @property
+    def poll_interval(self) -> float: ...
+    @property
+    def stop_timeout(self) -> float: ...
+
+
+class BatchLoop:
+    """A background loop of batches: work while there is work; otherwise sleep until a NOTIFY on `channel`
+    or `poll_interval`. `stop()` ends it at a safe point, or cancels the batch after `stop_timeout` (its
+    claims come back when their lease expires). Subclasses say what one batch is (`_batch`, the number of
+    items claimed) and name their log events."""
+
+    task_name = "batch-loop"
+    started_event = "batch_loop_started"
+    stopped_event = "batch_loop_stopped"
+    failed_event = "batch_loop_failed"
+
+    def __init__(self, db: Database, settings: LoopSettings, name: str | None, channel: str = WAKE_CHANNEL) -> None:
+        self.db = db
+        self.name = name or worker_name()
+        self._loop_settings = settings
+        self._channel = channel
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"{self.task_name} {self.name}")
+
+    async def stop(self) -> None:
+        """Stop at a safe point; if a batch outlives `stop_timeout`, cancel it (its lease expires)."""
+        self._stopping.set()
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._loop_settings.stop_timeout)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(self) -> None:
+        listener = WakeListener(self.db.url, self._wake, self._channel)
+        _log.info(self.started_event, worker=self.name, **self._started_fields())
+        try:
+            while not self._stopping.is_set():
+                await listener.ensure_connected()
+                self._wake.clear()  # cleared before claiming: a NOTIFY during the batch is not lost
+                try:
+                    claimed = await self._batch()
+                except Exception as error:  # the database or broker is away: wait and try again
+                    _log.warning(self.failed_event, worker=self.name, error=error_text(error))
+                    claimed = 0
+                if claimed == 0:
+                    await self._sleep()
+        finally:
+            await listener.close()
+            _log.info(self.stopped_event, worker=self.name)
+
+    async def _sleep(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._loop_settings.poll_interval)
+
+    async def _batch(self) -> int:
+        raise NotImplementedError
+
+    def _started_fields(self) -> dict[str, Any]:
+        return {}
+
+
+class Dispatcher(BatchLoop):
+    task_name = "events-dispatcher"
+    started_event = "events_dispatcher_started"
+    stopped_event = "events_dispatcher_stopped"
+    failed_event = "events_dispatch_failed"
+
     def __init__(
         self,
         db: Database,
@@ -110,56 +189,16 @@ class Dispatcher:
         forwarder: Forwarder | None = None,
         name: str | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, settings, name)
         self.subscriptions = subscriptions
         self.settings = settings
         self.forwarder = forwarder
-        self.name = name or worker_name()
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    # --- lifecycle ------------------------------------------------------------------------------
+    def _started_fields(self) -> dict[str, Any]:
+        return {"mode": "broker" if self.forwarder else "subscribers"}
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name=f"events-dispatcher {self.name}")
-
-    async def stop(self) -> None:
-        """Stop at a safe point; if a handler outlives `stop_timeout`, cancel it (its lease expires)."""
-        self._stopping.set()
-        self._wake.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.settings.stop_timeout)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def run(self) -> None:
-        listener = WakeListener(self.db.url, self._wake)
-        _log.info("events_dispatcher_started", worker=self.name, mode="broker" if self.forwarder else "subscribers")
-        try:
-            while not self._stopping.is_set():
-                await listener.ensure_connected()
-                self._wake.clear()  # cleared before claiming: a NOTIFY during the batch is not lost
-                try:
-                    handled = await self.run_once()
-                except Exception as error:  # the database or broker is away: wait and try again
-                    _log.warning("events_dispatch_failed", worker=self.name, error=error_text(error))
-                    handled = 0
-                if handled == 0:
-                    await self._sleep()
-        finally:
-            await listener.close()
-            _log.info("events_dispatcher_stopped", worker=self.name)
-
-    async def _sleep(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+    async def _batch(self) -> int:
+        return await self.run_once()
 
     # --- one batch ------------------------------------------------------------------------------
 
