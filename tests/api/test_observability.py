@@ -141,9 +141,8 @@ async def test_one_trace_from_post_orders_to_the_webhook_delivery(
         "checkout.orchestrator.place_order",
         "orders.workflow.place_order",
         "catalog.api.reserve_stock",
-        "payments.workflow.start_authorization",
-        "payments.workflow.authorize",
-        "orders.workflow.mark_paid",
+        "payments.workflow.charge",
+        "orders.workflow.settle_checkout",
         "orders.order_created process notifications.webhooks",
         "notifications.workflow.fan_out_webhooks",
         "notifications.webhook.send",
@@ -179,7 +178,7 @@ async def test_metrics_by_route_template_and_by_handler(
     assert "outbox_backlog_events" in text
     assert "db_pool_connections_in_use" in text
     assert 'cache_lookups_total{cache="products",outcome="hit"}' in text  # the 2nd and 3rd reads
-    assert 'payment_outcomes_total{operation="authorize",outcome="authorized",provider="sandbox"}' in text
+    assert 'payment_outcomes_total{operation="authorize_capture",outcome="captured",provider="sandbox"}' in text
     assert 'event_handler_runs_total{consumer="notifications.webhooks"' in text  # from the trace test's handler
 
 

@@ -151,12 +151,13 @@ async def test_ten_thousand_orders_a_fifth_rolled_back_after_publishing_deliver_
             audit = AuditContext.of(owner, "order.create" if plan[index] else ROLL_BACK, None, 201)
             try:
                 placed = await orders_workflows.place_order(
-                    db, owner, audit, None, spec, reservation_ttl=timedelta(hours=1)
-                )
+                    db, owner, audit, None, spec, orders_workflows.PaymentChoice("sandbox", "tok_success"),
+                    reservation_ttl=timedelta(hours=1),
+                )  # fmt: skip
             except RolledBackOnPurpose as rolled:
                 rolled_back.add(rolled.order_id)
             else:
-                committed.add(placed.id)
+                committed.add(placed.order.id)
 
     for dispatcher in dispatchers:
         dispatcher.start()

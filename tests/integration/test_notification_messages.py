@@ -23,7 +23,7 @@ from emporium.modules.notifications.providers import Notifiers, NotifierSettings
 from emporium.modules.notifications.providers.email import SmtpSettings
 from emporium.modules.notifications.providers.sms import TwilioSettings
 from emporium.modules.notifications.workflows import EmailNotice, send_email
-from emporium.modules.orders.events import EventLine, OrderCreated, OrderShipped
+from emporium.modules.orders.events import EventLine, OrderPaid, OrderShipped
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import upgrade
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
@@ -129,6 +129,50 @@ async def test_the_confirmation_email_of_a_placed_order_has_its_number_lines_and
     assert "<td>Mug</td>" in html and "<td>30.00 EUR</td>" in html
 
 
+async def test_only_a_paid_order_is_confirmed_and_a_cancelled_paid_order_gets_a_cancellation(
+    app_client: httpx.AsyncClient,
+    db: Database,
+    pg: asyncpg.Connection,
+    smtp: tuple[Inbox, int],
+    notifiers: Notifiers,
+) -> None:
+    await prepare(pg)
+    shop = await make_tenant(db, "Money first")
+    await pg.execute("UPDATE identity.org SET capture_mode = 'on_fulfillment' WHERE id = $1", shop.org_id)
+    product = await make_product(db, shop, on_hand=10)
+    sku = str(product["sku"])
+
+    async def checkout(email: str, token: str) -> httpx.Response:
+        body = order_body((sku, 1), token=token)
+        body["customer"]["email"] = email
+        return await place(app_client, shop.storefront_key, body)
+
+    assert (await checkout("declined@buyer.example.com", "tok_decline")).status_code == 402
+    assert (await checkout("failed@buyer.example.com", "tok_error")).status_code == 402
+    assert (await checkout("unknown@buyer.example.com", "tok_nonsense")).status_code == 422
+    paid = await checkout("paid@buyer.example.com", "tok_success")
+    cancelled = await checkout("cancelled@buyer.example.com", "tok_success")
+    assert (paid.status_code, cancelled.status_code) == (201, 201)
+    cancel = await app_client.post(
+        f"/v1/orders/{cancelled.json()['id']}/cancel", headers=bearer(shop.owner_key), json={"reason": "changed mind"}
+    )
+    assert cancel.status_code == 200, cancel.text
+    inbox = smtp[0]
+
+    async def all_delivered() -> bool:
+        pending = "SELECT count(*) FROM platform.outbox WHERE org_id = $1 AND delivered_at IS NULL"
+        return await pg.fetchval(pending, shop.org_id) == 0
+
+    await dispatch_until(db, all_delivered, "every event of the shop")
+    for refused in ("declined", "failed", "unknown"):
+        assert inbox.to(f"{refused}@buyer.example.com") == [], refused
+    [confirmation] = inbox.to("paid@buyer.example.com")
+    assert confirmation["Subject"] == f"Order #{paid.json()['number']} confirmed"
+    number = cancelled.json()["number"]
+    subjects = sorted(m["Subject"] for m in inbox.to("cancelled@buyer.example.com"))
+    assert subjects == sorted([f"Order #{number} confirmed", f"Order #{number} cancelled"])
+
+
 async def test_a_shipped_order_sends_an_email_and_a_text_through_the_provider(
     app_client: httpx.AsyncClient,
     db: Database,
@@ -170,9 +214,10 @@ async def test_a_shipped_order_sends_an_email_and_a_text_through_the_provider(
 
 
 def _created(org_id: str, number: int, to: str) -> Delivery:
-    event = OrderCreated(
+    event = OrderPaid(
         order_id=f"ord_test{number}",
         order_number=number,
+        payment_id=f"pay_test{number}",
         customer_email=to,
         customer_name=None,
         customer_phone=None,
@@ -249,7 +294,7 @@ async def test_an_email_is_sent_once_per_consumer_and_event_however_often_it_is_
     shop = await make_tenant(db, "Once")
     to = f"once-{shop.org_id}@example.com"
     delivery = _created(shop.org_id, 1, to)
-    notice = EmailNotice(to, "order_created", {"order_number": 1, "customer_name": None, "lines": [],
+    notice = EmailNotice(to, "order_confirmed", {"order_number": 1, "customer_name": None, "lines": [],
                                                "subtotal": "1", "shipping": "0", "total": "1"})  # fmt: skip
     outcomes = await asyncio.gather(*(send_email(db, delivery, notice) for _ in range(5)), return_exceptions=True)
     await send_email(db, delivery, notice)  # and once more after all of them
@@ -329,7 +374,7 @@ async def test_a_database_outage_while_an_email_goes_out_is_waited_out_and_the_e
         shop = await make_tenant(db, "Outage while sending")
         to = f"settle-{shop.org_id}@example.com"
         delivery = _created(shop.org_id, 1, to)
-        notice = EmailNotice(to, "order_created", {"order_number": 1, "customer_name": None, "lines": [],
+        notice = EmailNotice(to, "order_confirmed", {"order_number": 1, "customer_name": None, "lines": [],
                                                    "subtotal": "1", "shipping": "0", "total": "1"})  # fmt: skip
 
         def retries() -> float:
@@ -376,6 +421,6 @@ def test_the_subscribers_each_have_their_own_consumer_and_the_webhooks_read_ever
     from emporium import bus
 
     consumers = [s.consumer for s in subscribers.SUBSCRIPTIONS]
-    assert len(set(consumers)) == len(consumers) == 5
+    assert len(set(consumers)) == len(consumers) == 6
     webhooks = next(s for s in subscribers.SUBSCRIPTIONS if s.consumer == "notifications.webhooks")
     assert set(webhooks.reads) == {cls.key() for cls in bus.event_types()}

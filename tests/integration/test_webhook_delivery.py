@@ -95,7 +95,9 @@ async def publish_paid(db: Database, org_id: str, count: int, chunk: int = 500) 
         async with transaction(db) as tx:
             for n in range(start, min(count, start + chunk)):
                 event = OrderPaid(order_id=f"ord_w{n}_{org_id[-6:]}", order_number=n, payment_id="pay_x",
-                                  currency="EUR", total_minor=100 + n)  # fmt: skip
+                                  customer_email="c@example.com", customer_name=None, customer_phone=None,
+                                  currency="EUR", subtotal_minor=100 + n, shipping_minor=0, total_minor=100 + n,
+                                  lines=[])  # fmt: skip
                 ids.append((await publish(tx, event, org_id=org_id)).id)
             await tx.commit()
     return ids
@@ -388,7 +390,7 @@ async def test_endpoints_receive_only_the_types_they_subscribe_to(
 ) -> None:
     shop = await make_tenant(db, "Types")
     async with WebhookReceiver() as receiver:
-        wanted = await make_endpoint(app_client, shop, receiver.url, ["OrderPaid.v1"])
+        wanted = await make_endpoint(app_client, shop, receiver.url, ["OrderPaid.v2"])
         await make_endpoint(app_client, shop, receiver.url, ["OrderShipped", "PaymentCaptured"])
         disabled = await make_endpoint(app_client, shop, receiver.url, ["*"])
         await app_client.patch(

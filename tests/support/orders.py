@@ -40,3 +40,15 @@ ORDER_CHARGES = (
 async def order_charges(pg: Any, order_id: str) -> int:
     """Successful sandbox authorizations (real charges) made for an order, over all its payments."""
     return int(await pg.fetchval(ORDER_CHARGES, order_id))
+
+
+ORDER_CAPTURES = (
+    "SELECT count(*) FROM payments.sandbox_ledger c JOIN payments.sandbox_ledger a ON a.charge_id = c.charge_id "
+    "JOIN payments.payment p ON a.idempotency_key = 'emporium:' || p.id || ':authorize' "
+    "WHERE p.order_id = $1 AND a.operation = 'authorize' AND c.operation = 'capture'"
+)
+
+
+async def order_captures(pg: Any, order_id: str) -> int:
+    """Captures the sandbox made for an order's charges (at most one per charge)."""
+    return int(await pg.fetchval(ORDER_CAPTURES, order_id))

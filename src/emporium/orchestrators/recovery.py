@@ -16,7 +16,6 @@ import structlog
 
 from emporium.modules.orders import workflows as orders
 from emporium.modules.payments import workflows as payments
-from emporium.orchestrators.checkout import REFUSED, settle
 from emporium.platform.db.engine import Database
 from emporium.platform.errors import NotFound, PaymentDeclined
 from emporium.platform.idempotency import workflows as idempotency
@@ -36,30 +35,43 @@ class Recovery:
 
 
 async def _settle_order(db: Database, order: orders.Order, report: Recovery) -> orders.Order:
-    if order.status.value != "pending_payment":
+    """Drive an unpaid order to paid (and captured, for immediate capture) or cancelled, asking the
+    provider by our key; an order whose provider still does not answer stays as it is."""
+    if not order.is_awaiting_payment:
         return order
     payment = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
-    if payment is None:  # the crash came before the payment was even started
+    if payment is None:  # an order placed before payments were written with it: nothing was charged
         report.cancelled += 1
         return await orders.cancel_order(db, order.org_id, order.id, reason="checkout_interrupted")
-    if payment.status == "pending":
-        payment = await payments.resolve_pending(db, org_id=order.org_id, payment_id=payment.id)
+    result = (
+        await payments.resolve_charge(db, payment, capture=order.captures_immediately)
+        if payment.is_unresolved
+        else payments.NO_NEWS
+    )
     try:
-        outcome = await settle(db, order, payment)
+        settled = await orders.settle_checkout(db, order, payment, result)
     except PaymentDeclined:
         report.cancelled += 1
         return await orders.get_order_in(db, order.org_id, order.id)
-    if outcome.settled:
-        report.settled += 1
-    else:
+    if settled.is_awaiting_payment:
         report.unknown += 1
-    return outcome.order
+        return settled
+    if settled.expects_captured_payment:  # an authorization recorded without its capture (e.g. by a webhook)
+        await _capture_if_held(db, settled)
+    report.settled += 1
+    return settled
+
+
+async def _capture_if_held(db: Database, order: orders.Order) -> None:
+    payment = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
+    if payment is not None:
+        await payments.capture_held(db, payment)
 
 
 @traced
 async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: int = 100) -> Recovery:
     report = Recovery()
-    # 1. Requests that claimed a key and never answered (the process died mid-checkout).
+    # 1. Requests that claimed a key and never answered (the process died mid-checkout), or answered 202.
     for org_id, key, resource_id in await idempotency.stale_keys(db, unknown_after, limit):
         async with _isolated(report, "stale_key", key):
             if resource_id is None or not resource_id.startswith("ord_"):
@@ -68,12 +80,14 @@ async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: in
                 continue
             try:
                 order = await orders.get_order_in(db, org_id, resource_id)
-            except NotFound:
+            except NotFound:  # the request's first transaction never committed
                 await idempotency.release_key(db, org_id, key)
                 report.released_keys += 1
                 continue
+            if order.expects_captured_payment:  # paid before, its capture interrupted
+                await _capture_if_held(db, order)
             order = await _settle_order(db, order, report)
-            if order.status.value != "pending_payment":
+            if not order.is_awaiting_payment:
                 report.finished_checkouts.append((org_id, key, order))
     # 2. Payments whose outcome was ambiguous (timeout, dropped connection).
     for stale in await payments.stale_pending(db, older_than=unknown_after, limit=limit):
@@ -84,16 +98,11 @@ async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: in
                 await payments.resolve_pending(db, org_id=stale.org_id, payment_id=stale.id)
                 continue
             await _settle_order(db, order, report)
-    # 3. Orders still unpaid when their stock reservation ran out.
+    # 3. Orders still unpaid when their stock reservation ran out: settled like the others. One whose
+    #    provider still does not answer keeps its stock: it may have been charged, and recovery will know.
     for org_id, order_id in await orders.expired_reservations(db, limit):
         async with _isolated(report, "expired_reservation", order_id):
-            order = await _settle_order(db, await orders.get_order_in(db, org_id, order_id), report)
-            if order.status.value == "pending_payment":  # still unknown: give the stock back, void what may exist
-                live = await payments.payment_for_order(db, org_id=org_id, order_id=order_id)
-                if live is not None and live.status not in REFUSED:
-                    await payments.void(db, org_id=org_id, payment_id=live.id)
-                await orders.cancel_order(db, org_id, order_id, reason="reservation_expired")
-                report.cancelled += 1
+            await _settle_order(db, await orders.get_order_in(db, org_id, order_id), report)
     return report
 
 
@@ -113,6 +122,6 @@ async def expire_authorizations(db: Database, *, older_than: timedelta) -> int:
     expired = await payments.expire_authorizations(db, older_than=older_than)
     for payment in expired:
         order = await orders.get_order_in(db, payment.org_id, payment.order_id)
-        if order.status.value in {"pending_payment", "paid"}:
+        if order.may_still_be_cancelled:
             await orders.cancel_order(db, payment.org_id, payment.order_id, reason="authorization_expired")
     return len(expired)

@@ -2,7 +2,10 @@
 
 Each purpose is its own consumer (its own inbox key, retries and dead letters):
 
-- `notifications.order_confirmation`  OrderCreated  -> confirmation email (number, lines, totals)
+- `notifications.order_confirmation`  OrderPaid     -> confirmation email (number, lines, totals): sent
+                                      when the order is paid, never for an order that was not
+- `notifications.cancellation_email`  OrderCancelled -> cancellation email, for an order that had been
+                                      confirmed (a checkout refused at payment was never confirmed)
 - `notifications.shipping_email`      OrderShipped  -> email with carrier and tracking number
 - `notifications.shipping_sms`        OrderShipped  -> text message, when the order has a phone number
 - `notifications.refund_email`        OrderRefunded -> refund email (OrderRefunded, not PaymentRefunded:
@@ -34,8 +37,8 @@ def _money(minor: int, currency: str) -> str:
     return Money(minor, currency).format()
 
 
-async def on_order_created(db: Database, delivery: Delivery) -> None:
-    event = delivery.event.parse(OrderCreated)
+async def on_order_paid(db: Database, delivery: Delivery) -> None:
+    event = delivery.event.parse(OrderPaid)
     context = {
         "order_number": event.order_number,
         "customer_name": event.customer_name,
@@ -53,7 +56,18 @@ async def on_order_created(db: Database, delivery: Delivery) -> None:
         "shipping": _money(event.shipping_minor, event.currency),
         "total": _money(event.total_minor, event.currency),
     }
-    await workflows.send_email(db, delivery, EmailNotice(event.customer_email, "order_created", context))
+    await workflows.send_email(db, delivery, EmailNotice(event.customer_email, "order_confirmed", context))
+
+
+async def on_order_cancelled(db: Database, delivery: Delivery) -> None:
+    event = delivery.event.parse(OrderCancelled)
+    if event.was_paid:
+        context = {
+            "order_number": event.order_number,
+            "customer_name": event.customer_name,
+            "total": _money(event.total_minor, event.currency),
+        }
+        await workflows.send_email(db, delivery, EmailNotice(event.customer_email, "order_cancelled", context))
 
 
 def _shipped_context(event: OrderShipped) -> dict[str, object]:
@@ -114,9 +128,9 @@ SHIPPED_FIELDS = frozenset({"order_number", "customer_email", "customer_name", "
 SUBSCRIPTIONS = [
     Subscription(
         "notifications.order_confirmation",
-        on_order_created,
+        on_order_paid,
         reads={
-            OrderCreated.key(): frozenset(
+            OrderPaid.key(): frozenset(
                 {
                     "order_number",
                     "customer_email",
@@ -131,6 +145,15 @@ SUBSCRIPTIONS = [
                     "lines.unit_price_minor",
                     "lines.line_total_minor",
                 }
+            )
+        },
+    ),
+    Subscription(
+        "notifications.cancellation_email",
+        on_order_cancelled,
+        reads={
+            OrderCancelled.key(): frozenset(
+                {"order_number", "was_paid", "customer_email", "customer_name", "currency", "total_minor"}
             )
         },
     ),

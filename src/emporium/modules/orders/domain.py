@@ -38,6 +38,16 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.CANCELLED: frozenset(),
 }
 REFUNDABLE = frozenset({S.PAID, S.FULFILLED, S.DELIVERED, S.PARTIALLY_REFUNDED})
+HOLDS_RESERVATION = frozenset({S.PENDING_PAYMENT, S.PAID, S.PARTIALLY_REFUNDED})
+
+
+def check_payable(total_minor: int) -> None:
+    """An order is paid by card: its total must be positive (checked before anything is written)."""
+    if total_minor <= 0:
+        raise ValidationFailed(
+            "the order total must be positive",
+            errors=[FieldError("lines", "total_positive", "the lines and shipping must add up to more than 0")],
+        )
 
 
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
@@ -113,3 +123,26 @@ class Order:
     @property
     def currency(self) -> str:
         return self.total.currency
+
+    @property
+    def is_awaiting_payment(self) -> bool:
+        return self.status is S.PENDING_PAYMENT
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status is S.CANCELLED
+
+    @property
+    def captures_immediately(self) -> bool:
+        """The payment is taken when the order is paid (else when it ships)."""
+        return self.capture_mode is CaptureMode.IMMEDIATE
+
+    @property
+    def expects_captured_payment(self) -> bool:
+        """Paid with immediate capture: its payment must be captured, not only authorized."""
+        return self.captures_immediately and self.status in REFUNDABLE
+
+    @property
+    def may_still_be_cancelled(self) -> bool:
+        """Not shipped, refunded or cancelled yet (an expired authorization cancels it)."""
+        return self.status in (S.PENDING_PAYMENT, S.PAID)

@@ -38,16 +38,25 @@ class OrderCreated(Event):
 
 
 class OrderPaid(Event):
+    """v2 (v1 had only the ids and the total): it carries what the customer's confirmation shows,
+    since the confirmation is sent when the order is paid, never before."""
+
     event_name: ClassVar[str] = "orders.order_paid"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
     aggregate_type: ClassVar[str] = "order"
     aggregate_field: ClassVar[str] = "order_id"
 
     order_id: str
     order_number: int
     payment_id: str
+    customer_email: str
+    customer_name: str | None
+    customer_phone: str | None
     currency: str
+    subtotal_minor: int
+    shipping_minor: int
     total_minor: int
+    lines: list[EventLine]
 
 
 class OrderShipped(Event):
@@ -66,14 +75,23 @@ class OrderShipped(Event):
 
 
 class OrderCancelled(Event):
+    """v2 (v1 had the ids and the reason): `was_paid` says whether the customer had been told the
+    order was confirmed (a checkout refused at payment was never confirmed), and the contact fields
+    let the cancellation be sent without reading the orders module."""
+
     event_name: ClassVar[str] = "orders.order_cancelled"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
     aggregate_type: ClassVar[str] = "order"
     aggregate_field: ClassVar[str] = "order_id"
 
     order_id: str
     order_number: int
     reason: str
+    was_paid: bool
+    customer_email: str
+    customer_name: str | None
+    currency: str
+    total_minor: int
 
 
 class OrderRefunded(Event):

@@ -52,8 +52,14 @@ IDEMPOTENCY_HEADER = {
     response_model=OrderOut,
     openapi_extra=IDEMPOTENCY_HEADER,
     responses={
-        202: {"description": "Placed; the payment outcome is not known yet (it is settled automatically)"},
+        202: {
+            "description": "Placed; the payment outcome is not known yet. Recovery settles it (paid, or cancelled "
+            "with nothing charged); until then a retry with the same key answers 409 "
+            "`idempotency_key_in_flight`, then the final answer (201), or the order is placed again when the "
+            "first one was cancelled without a charge"
+        },
         402: {"description": "The payment was declined; the order is cancelled and its stock released"},
+        422: {"description": "Invalid request, unknown payment provider or malformed card token: nothing is written"},
         409: {"description": "Out of stock, or the same Idempotency-Key is still in flight"},
     },
 )
@@ -77,7 +83,13 @@ async def place_order(request: Request, body: PlaceOrderIn) -> Response:
         placed = await checkout.place_order(db, principal, audit, claim, spec, choice, reservation_ttl=reservation_ttl)
         return (201 if placed.settled else 202), OrderOut.of(placed.order)
 
-    return await idempotent(request, principal, effect)
+    return await idempotent(request, principal, effect, present=_placed)
+
+
+def _placed(order: object) -> tuple[int, OrderOut]:
+    """The stored answer of a settled checkout (a retry with the same key replays it)."""
+    assert isinstance(order, workflows.Order)
+    return 201, OrderOut.of(order)
 
 
 @router.get("/orders", operation_id="orders_list")

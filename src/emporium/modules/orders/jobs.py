@@ -11,7 +11,7 @@ from emporium.modules.orders.schemas import OrderOut
 from emporium.orchestrators import recovery
 from emporium.platform.cron import Job
 from emporium.platform.db.engine import Database
-from emporium.platform.idempotency.workflows import complete_key, purge_expired_keys
+from emporium.platform.idempotency.workflows import complete_key, purge_expired_keys, release_key
 
 MAX_PASSES = 20
 
@@ -22,10 +22,12 @@ async def recover_checkouts(db: Database, unknown_after: timedelta) -> recovery.
     for _ in range(MAX_PASSES):
         report = await recovery.recover_checkouts(db, unknown_after=unknown_after)
         for org_id, key, order in report.finished_checkouts:
+            if order.is_cancelled:  # nothing was charged: the client's retry places the order again
+                await release_key(db, org_id, key)
+                continue
             # The client's retry with the same key now gets the order as it ended up.
-            status = 201 if order.status.value != "cancelled" else 200
             body = json.dumps(jsonable_encoder(OrderOut.of(order)), separators=(",", ":")).encode()
-            await complete_key(db, org_id, key, status, body, "application/json")
+            await complete_key(db, org_id, key, 201, body, "application/json")
         total.settled += report.settled
         total.cancelled += report.cancelled
         total.unknown += report.unknown

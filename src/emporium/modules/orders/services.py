@@ -12,6 +12,7 @@ from emporium.modules.catalog import api as catalog_api
 from emporium.modules.identity import api as identity_api
 from emporium.modules.orders.domain import CaptureMode, Order, OrderLine, OrderStatus
 from emporium.modules.orders.tables import order, order_line
+from emporium.modules.payments import api as payments_api
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.money import Money
@@ -48,6 +49,24 @@ async def commit_stock(tx: Tx, org_id: str, order_id: str, lines: Sequence[Order
 @traced
 async def capture_mode_of(tx: Tx, org_id: str) -> CaptureMode:
     return CaptureMode(await identity_api.capture_mode(tx, org_id))
+
+
+# --- payments, through their public api -----------------------------------------------------------
+
+Payment = payments_api.Payment
+AuthorizationResult = payments_api.AuthorizationResult
+
+
+@traced
+async def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payment:
+    return await payments_api.open_payment(
+        tx, org_id=placed.org_id, order_id=placed.id, provider=provider, amount=placed.total, card_token=card_token
+    )
+
+
+@traced
+async def record_payment(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment:
+    return await payments_api.record_authorization(tx, payment, result)
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -181,6 +200,19 @@ async def set_status(tx: Tx, current: Order, target: OrderStatus, **values: Any)
     )
     row = (await tx.execute(statement)).one()
     return _order(row, current.lines)
+
+
+@traced
+async def move_status(tx: Tx, current: Order, target: OrderStatus, **values: Any) -> Order | None:
+    """Move the order from the state the caller holds to `target`; None when it is no longer in that state."""
+    statement = (
+        update(order)
+        .where(order.c.id == current.id, order.c.status == current.status.value)
+        .values(status=target.value, version=order.c.version + 1, updated_at=func.now(), **values)
+        .returning(*order.c)
+    )
+    row = (await tx.execute(statement)).one_or_none()
+    return _order(row, current.lines) if row is not None else None
 
 
 @traced

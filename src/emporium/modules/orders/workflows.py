@@ -14,10 +14,12 @@ from typing import Any
 
 from emporium.modules.orders import services as store
 from emporium.modules.orders.domain import (
+    HOLDS_RESERVATION,
     REFUNDABLE,
     Order,
     OrderLine,
     OrderStatus,
+    check_payable,
     check_transition,
     order_totals,
     status_after_refund,
@@ -30,13 +32,14 @@ from emporium.modules.orders.events import (
     OrderRefunded,
     OrderShipped,
 )
+from emporium.modules.orders.services import AuthorizationResult, Payment
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
-from emporium.platform.errors import Conflict, NotFound
+from emporium.platform.errors import Conflict, NotFound, PaymentDeclined
 from emporium.platform.events.outbox import publish
 from emporium.platform.idempotency import store as idempotency_store
 from emporium.platform.idempotency.store import IdempotencyClaim
@@ -45,10 +48,9 @@ from emporium.platform.money import Money
 from emporium.platform.pagination import Page
 from emporium.platform.telemetry.tracing import traced
 
-__all__ = ["Order", "OrderSpec", "OrderStatus"]  # the types the orchestrators see
+__all__ = ["Order", "OrderSpec", "OrderStatus", "PaymentChoice", "PlacedOrder"]  # the types the orchestrators see
 
 S = OrderStatus
-HOLDS_RESERVATION = frozenset({S.PENDING_PAYMENT, S.PAID, S.PARTIALLY_REFUNDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,21 @@ async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentChoice:
+    provider: str
+    card_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The first transaction's result: the order, holding its stock, and its pending payment."""
+
+    order: Order
+    payment: Payment
+    card_token: str
+
+
 @traced
 async def place_order(
     db: Database,
@@ -77,10 +94,18 @@ async def place_order(
     audit: AuditContext,
     claim: IdempotencyClaim | None,
     spec: OrderSpec,
+    choice: PaymentChoice,
     *,
     reservation_ttl: timedelta,
-) -> Order:
-    """Price the lines from the catalog, reserve the stock and record the order, in one transaction."""
+) -> PlacedOrder:
+    """Checkout's first transaction: claim the key, price the lines from the catalog, reserve the stock,
+    record the order, its lines and its pending payment, and publish OrderCreated.
+
+    The caller refused before this everything refusable without a write (the payment
+    method: `payments.check_payment_method`); what only the database can refuse here
+    (unknown SKU, out of stock, a zero total) rolls the whole transaction back, the
+    key's claim included, so a refused checkout leaves no trace.
+    """
     order_id = new_id("ord")
     async with transaction(db) as tx:
         if claim is not None:
@@ -90,6 +115,7 @@ async def place_order(
             OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity) for i, p in enumerate(priced, start=1)
         ]
         totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
+        check_payable(totals.total.amount)
         await store.reserve_stock(tx, principal.org_id, lines)
         placed = await store.insert_order(
             tx,
@@ -108,51 +134,113 @@ async def place_order(
             shipping=totals.shipping,
             reservation_ttl=reservation_ttl,
         )
+        payment = await store.open_payment(tx, placed, choice.provider, choice.card_token)
         await publish(tx, _created_event(placed), org_id=placed.org_id)
         await audit_store.record(tx, audit, placed.id)
         await tx.commit()
-    return placed
+    return PlacedOrder(placed, payment, choice.card_token)
+
+
+@traced
+async def settle_checkout(
+    db: Database, order: Order, payment: Payment, result: AuthorizationResult, claim: IdempotencyClaim | None = None
+) -> Order:
+    """Checkout's last transaction: record the provider's answer, then pay or cancel the order.
+
+    Every write is conditional on the state read before the provider call (payment
+    `pending`, order `pending_payment`), so the checkout and recovery — or two
+    recoveries — settling the same order at once apply it once; the loser reads the
+    winner's result. The idempotent answer is stored with it. A refused payment
+    cancels the order, releases its stock and raises `PaymentDeclined` (402) once
+    committed; an unknown outcome changes nothing (recovery settles it later).
+    """
+    async with transaction(db) as tx:
+        payment = await store.record_payment(tx, payment, result)
+        settled = await _follow_payment(tx, order, payment)
+        declined = _declined(settled, payment) if settled.is_cancelled else None
+        if claim is not None and not settled.is_awaiting_payment:
+            await idempotency_store.complete_with(tx, claim, declined or settled)
+        await tx.commit()
+    if declined is not None:
+        raise declined
+    return settled
+
+
+def _declined(o: Order, payment: Payment) -> PaymentDeclined:
+    reason = payment.failure_reason or payment.status.value
+    return PaymentDeclined(
+        f"the payment for order {o.id} was {payment.status.value} ({reason}); the order is cancelled",
+        order_id=o.id,
+        payment_status=payment.status.value,
+        reason=reason,
+    )
+
+
+async def _follow_payment(tx: Tx, current: Order, payment: Payment) -> Order:
+    if not current.is_awaiting_payment or payment.is_unresolved:
+        return current
+    if payment.is_settled_ok:
+        paid = await store.move_status(tx, current, S.PAID)
+        if paid is None:
+            return await _reread(tx, current)
+        await publish(tx, _paid_event(paid, payment.id), org_id=paid.org_id)
+        return paid
+    return await _cancel(tx, current, reason=f"payment_{payment.status.value}") or await _reread(tx, current)
+
+
+async def _reread(tx: Tx, o: Order) -> Order:
+    """Another writer moved the order first (recovery, a concurrent settle): its state is the answer."""
+    return await _locked(tx, o.org_id, o.id)
+
+
+async def _cancel(tx: Tx, current: Order, *, reason: str) -> Order | None:
+    """Cancel from the state held (releasing its stock once); None when the order moved meanwhile."""
+    check_transition(current.status, S.CANCELLED)
+    cancelled = await store.move_status(tx, current, S.CANCELLED, cancel_reason=reason)
+    if cancelled is None:
+        return None
+    if current.status in HOLDS_RESERVATION:
+        await store.release_stock(tx, current.org_id, current.lines)
+    await publish(tx, _cancelled_event(cancelled, reason, was_paid=current.status is not S.PENDING_PAYMENT),
+                  org_id=cancelled.org_id)  # fmt: skip
+    return cancelled
+
+
+def _event_lines(o: Order) -> list[EventLine]:
+    return [
+        EventLine(
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price.amount,
+            line_total_minor=line.total.amount,
+        )
+        for line in o.lines
+    ]
 
 
 def _created_event(o: Order) -> OrderCreated:
     return OrderCreated(
-        order_id=o.id,
-        order_number=o.number,
-        customer_email=o.customer_email,
-        customer_name=o.customer_name,
-        customer_phone=o.customer_phone,
-        currency=o.currency,
-        subtotal_minor=o.subtotal.amount,
-        shipping_minor=o.shipping.amount,
-        total_minor=o.total.amount,
-        lines=[
-            EventLine(
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price.amount,
-                line_total_minor=line.total.amount,
-            )
-            for line in o.lines
-        ],
-    )
+        order_id=o.id, order_number=o.number, customer_email=o.customer_email, customer_name=o.customer_name,
+        customer_phone=o.customer_phone, currency=o.currency, subtotal_minor=o.subtotal.amount,
+        shipping_minor=o.shipping.amount, total_minor=o.total.amount, lines=_event_lines(o),
+    )  # fmt: skip
 
 
-@traced
-async def mark_paid(db: Database, org_id: str, order_id: str, payment_id: str) -> Order:
-    """The payment is authorized: the order is paid. Repeating it is a no-op."""
-    async with transaction(db) as tx:
-        current = await _locked(tx, org_id, order_id)
-        if current.status is not S.PENDING_PAYMENT:
-            return current
-        paid = await store.set_status(tx, current, S.PAID)
-        event = OrderPaid(
-            order_id=paid.id, order_number=paid.number, payment_id=payment_id, currency=paid.currency,
-            total_minor=paid.total.amount,
-        )  # fmt: skip
-        await publish(tx, event, org_id=org_id)
-        await tx.commit()
-    return paid
+def _paid_event(o: Order, payment_id: str) -> OrderPaid:
+    return OrderPaid(
+        order_id=o.id, order_number=o.number, payment_id=payment_id, customer_email=o.customer_email,
+        customer_name=o.customer_name, customer_phone=o.customer_phone, currency=o.currency,
+        subtotal_minor=o.subtotal.amount, shipping_minor=o.shipping.amount, total_minor=o.total.amount,
+        lines=_event_lines(o),
+    )  # fmt: skip
+
+
+def _cancelled_event(o: Order, reason: str, *, was_paid: bool) -> OrderCancelled:
+    return OrderCancelled(
+        order_id=o.id, order_number=o.number, reason=reason, was_paid=was_paid, customer_email=o.customer_email,
+        customer_name=o.customer_name, currency=o.currency, total_minor=o.total.amount,
+    )  # fmt: skip
 
 
 @traced
@@ -162,15 +250,10 @@ async def cancel_order(
     """Cancel and give the reserved stock back. Cancelling a cancelled order is a no-op."""
     async with transaction(db) as tx:
         current = await _locked(tx, org_id, order_id)
-        if current.status is S.CANCELLED:
+        if current.is_cancelled:
             return current
-        check_transition(current.status, S.CANCELLED)
-        if current.status in HOLDS_RESERVATION:
-            await store.release_stock(tx, org_id, current.lines)
-        cancelled = await store.set_status(tx, current, S.CANCELLED, cancel_reason=reason)
-        await publish(
-            tx, OrderCancelled(order_id=order_id, order_number=cancelled.number, reason=reason), org_id=org_id
-        )
+        cancelled = await _cancel(tx, current, reason=reason)
+        assert cancelled is not None  # the row is locked: nobody moved it
         if audit is not None:
             await audit_store.record(tx, audit, order_id)
         await tx.commit()

@@ -18,7 +18,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from emporium.platform.errors import Conflict, DomainError, InvalidTransition, NotFound, Unauthenticated
+from emporium.platform.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from emporium.platform.money import Money
 
 
@@ -29,6 +37,21 @@ class PaymentStatus(StrEnum):
     DECLINED = "declined"  # the card was refused (terminal)
     FAILED = "failed"  # the provider refused the request or errored (terminal)
     VOIDED = "voided"  # the authorization was released (terminal)
+
+    @property
+    def is_settled_ok(self) -> bool:
+        """The money is held or taken: the order it pays for is paid."""
+        return self in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
+
+    @property
+    def is_refused(self) -> bool:
+        """Nothing is held or taken, and nothing will be: the order cannot be paid with it."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_unresolved(self) -> bool:
+        """The provider's answer is not known yet (recovery asks it again by our key)."""
+        return self is PaymentStatus.PENDING
 
 
 # A payment in one of these counts as the order's live payment; the database keeps at most one per order.
@@ -65,14 +88,6 @@ def check_transition(current: PaymentStatus, target: PaymentStatus) -> None:
 
 
 # --- errors ---------------------------------------------------------------------------------------
-
-
-class PaymentDeclined(DomainError):
-    """Raised by callers (the checkout orchestrator) that turn a declined payment into a response."""
-
-    code = "payment_declined"
-    status = 402
-    title = "The payment was declined"
 
 
 class CaptureExceedsAuthorization(Conflict):
@@ -112,6 +127,13 @@ class UnknownProvider(NotFound):
     title = "No such payment provider"
 
 
+class UnacceptablePayment(ValidationFailed):
+    """The payment choice of a checkout is refused before anything is written (422, naming the field)."""
+
+    code = "invalid_payment"
+    title = "The payment method cannot be used"
+
+
 class InvalidSignature(Unauthenticated):
     code = "invalid_signature"
     title = "The webhook signature is not valid"
@@ -140,6 +162,28 @@ class Payment:
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def is_settled_ok(self) -> bool:
+        return self.status.is_settled_ok
+
+    @property
+    def is_refused(self) -> bool:
+        return self.status.is_refused
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status.is_unresolved
+
+    @property
+    def is_charged(self) -> bool:
+        """Money was taken: the order can only be refunded, not cancelled."""
+        return self.status is PaymentStatus.CAPTURED
+
+    @property
+    def awaits_capture(self) -> bool:
+        """Funds are held, not taken: a capture (or a void) is still to come."""
+        return self.status is PaymentStatus.AUTHORIZED
 
     @property
     def refundable(self) -> Money:
@@ -173,6 +217,19 @@ def capture_amount(payment: Payment, requested: Money | None) -> Money:
             authorized=payment.authorized.amount,
         )
     return amount
+
+
+def check_cancellable(payment: Payment, order_id: str) -> None:
+    """An order whose payment was captured is refunded, not cancelled."""
+    if payment.is_charged:
+        raise Conflict(f"order {order_id} has been charged; refund it instead of cancelling")
+
+
+def check_has_capture(payment: Payment | None, order_id: str) -> Payment:
+    """The payment a refund of this order draws on: a captured one."""
+    if payment is None or not payment.is_charged:
+        raise Conflict(f"order {order_id} has no captured payment to refund; cancel it instead")
+    return payment
 
 
 def check_refund(payment: Payment, amount: Money) -> None:
@@ -215,8 +272,15 @@ def refund_provider_key(refund_id: str) -> str:
 
 class AuthorizationOutcome(StrEnum):
     AUTHORIZED = "authorized"
+    CAPTURED = "captured"  # authorized and captured in one call (automatic capture)
     DECLINED = "declined"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # the provider did not answer: recovery asks again by our key
+
+    @property
+    def status(self) -> PaymentStatus | None:
+        """The payment status this outcome records (None: the payment stays pending)."""
+        return None if self is AuthorizationOutcome.UNKNOWN else PaymentStatus(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +289,30 @@ class AuthorizationResult:
     provider_ref: str | None  # the provider's id for the charge / PaymentIntent
     amount: Money | None = None  # authorized amount (None when not authorized)
     reason: str | None = None  # decline or failure code
+
+
+UNKNOWN_OUTCOME = AuthorizationResult(AuthorizationOutcome.UNKNOWN, None)
+
+# What a card token may look like at any provider: visible ASCII, no spaces (provider adapters narrow it).
+_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def check_card_token(card_token: str, provider_reason: str | None) -> None:
+    """Refuse a token no provider could take (or that this provider says is malformed), before any write."""
+    if not 1 <= len(card_token) <= 255 or not set(card_token) <= _TOKEN_CHARS:
+        provider_reason = "1 to 255 visible ASCII characters"
+    if provider_reason is not None:
+        raise UnacceptablePayment(
+            f"the card token cannot be used: {provider_reason}",
+            errors=[FieldError("payment.card_token", "format", provider_reason)],
+        )
+
+
+def unknown_provider(name: str, configured: list[str]) -> UnacceptablePayment:
+    return UnacceptablePayment(
+        f"no payment provider {name!r}; configured: {', '.join(configured)}",
+        errors=[FieldError("payment.provider", "enum", f"one of: {', '.join(configured)}")],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +361,24 @@ class ProviderPort(Protocol):
 
     name: str
 
+    def check_token(self, card_token: str) -> str | None:
+        """Why this provider could never accept the token (None: it may); no I/O."""
+        ...
+
     async def authorize(
-        self, *, amount: Money, card_token: str, idempotency_key: str, reference: str | None = None
+        self,
+        *,
+        amount: Money,
+        card_token: str,
+        idempotency_key: str,
+        reference: str | None = None,
+        capture: bool = False,
     ) -> AuthorizationResult:
-        """`reference` (our payment id) is stored with the charge so webhooks can name the payment."""
+        """`reference` (our payment id) is stored with the charge so webhooks can name the payment.
+
+        With `capture`, the provider authorizes and captures in one call (Stripe's automatic
+        capture): the outcome is `captured`, never a held authorization left behind.
+        """
         ...
 
     async def capture(self, *, provider_ref: str, amount: Money, idempotency_key: str) -> None: ...

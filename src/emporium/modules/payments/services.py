@@ -103,6 +103,30 @@ async def insert_unless_live(
 
 
 @traced
+async def insert_pending(
+    tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str
+) -> Payment:
+    """The first payment of a new order (no live one can exist yet: the order was created in this tx)."""
+    statement = (
+        payment.insert()
+        .values(
+            id=new_id("pay"),
+            org_id=org_id,
+            order_id=order_id,
+            provider=provider,
+            status=PaymentStatus.PENDING.value,
+            currency=amount.currency,
+            amount=amount.amount,
+            card_token=card_token,
+        )
+        .returning(payment)
+    )
+    found = await _one(tx, statement)
+    assert found is not None
+    return found
+
+
+@traced
 async def live_for_order(tx: Tx, org_id: str, order_id: str) -> Payment | None:
     query = select(payment).where(payment.c.org_id == org_id, payment.c.order_id == order_id, _LIVE)
     return await _one(tx, query)
@@ -156,6 +180,22 @@ async def mark_authorized(tx: Tx, payment_id: str, amount: Money, provider_ref: 
     statement = (
         _move(payment_id, PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, payment.c.currency == amount.currency)
         .values(authorized_amount=amount.amount, provider_ref=provider_ref, authorized_at=text("now()"))
+        .returning(payment)
+    )
+    return await _one(tx, statement)
+
+
+@traced
+async def mark_charged(tx: Tx, payment_id: str, amount: Money, provider_ref: str | None) -> Payment | None:
+    """pending -> captured in one step (authorized and captured by one provider call); None when not pending."""
+    statement = (
+        _move(payment_id, PaymentStatus.PENDING, PaymentStatus.CAPTURED, payment.c.currency == amount.currency)
+        .values(
+            authorized_amount=amount.amount,
+            captured_amount=amount.amount,
+            provider_ref=provider_ref,
+            authorized_at=text("now()"),
+        )
         .returning(payment)
     )
     return await _one(tx, statement)

@@ -19,13 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from emporium.modules.payments import api
 from emporium.modules.payments import services as store
 from emporium.modules.payments.domain import (
+    UNKNOWN_OUTCOME,
     AuthorizationOutcome,
     AuthorizationResult,
     CaptureExceedsAuthorization,
     Payment,
-    PaymentDeclined,
     PaymentStatus,
     ProviderCharge,
     ProviderError,
@@ -41,19 +42,17 @@ from emporium.modules.payments.domain import (
     authorization_key,
     capture_amount,
     capture_key,
+    check_cancellable,
+    check_card_token,
+    check_has_capture,
     check_refund,
     check_transition,
     forward_path,
     refund_provider_key,
+    unknown_provider,
     void_key,
 )
-from emporium.modules.payments.events import (
-    PaymentAuthorized,
-    PaymentCaptured,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentVoided,
-)
+from emporium.modules.payments.events import PaymentRefunded
 from emporium.modules.payments.providers import Providers, ProviderSettings, install, installed, uninstall
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
@@ -61,13 +60,14 @@ from emporium.platform.auth.principal import Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
-from emporium.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from emporium.platform.errors import Conflict, InvalidTransition, NotFound, PaymentDeclined, ValidationFailed
 from emporium.platform.events.outbox import publish
 from emporium.platform.money import Money
 from emporium.platform.telemetry.metrics import PAYMENT_OUTCOMES
 from emporium.platform.telemetry.tracing import traced
 
 __all__ = [
+    "NO_NEWS",
     "CaptureExceedsAuthorization",
     "Payment",
     "PaymentDeclined",
@@ -80,6 +80,11 @@ __all__ = [
     "WebhookReceipt",
     "authorize",
     "capture",
+    "capture_held",
+    "charge",
+    "check_cancellable",
+    "check_has_capture",
+    "check_payment_method",
     "expire_authorizations",
     "get_payment",
     "install",
@@ -87,6 +92,7 @@ __all__ = [
     "providers_of",
     "receive_provider_webhook",
     "refund",
+    "resolve_charge",
     "resolve_pending",
     "stale_pending",
     "start_authorization",
@@ -95,6 +101,8 @@ __all__ = [
 ]
 
 _log = structlog.stdlib.get_logger("emporium.payments")
+
+NO_NEWS = UNKNOWN_OUTCOME  # "the provider said nothing new": settling then follows the payment as recorded
 
 
 def providers_of(state: object) -> Providers | None:
@@ -113,6 +121,85 @@ async def _read(db: Database, org_id: str, payment_id: str) -> Payment:
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
     return payment
+
+
+# --- the checkout's charge: checked before any write, called outside any transaction ---------------
+
+
+def check_payment_method(db: Database, provider: str, card_token: str, providers: Providers | None = None) -> None:
+    """Refuse (422, naming the field) a provider we do not have or a token it could never take; no I/O."""
+    registry = providers or installed()
+    if provider not in registry.names():
+        raise unknown_provider(provider, registry.names())
+    check_card_token(card_token, registry.get(provider, db).check_token(card_token))
+
+
+@traced
+async def charge(
+    db: Database, payment: Payment, card_token: str, *, capture: bool, providers: Providers | None = None
+) -> AuthorizationResult:
+    """Ask the provider to authorize the pending payment (and capture it, with `capture`, in the same call).
+
+    Nothing is written here: the caller records the answer in its own transaction
+    (`payments.api.record_authorization`). The provider key is derived from the
+    payment id, so a retry or recovery's call is a replay, never a second charge.
+    A timeout is an `unknown` outcome, not an error.
+    """
+    adapter = _adapter(db, payment.provider, providers)
+    try:
+        result = await adapter.authorize(
+            amount=payment.amount,
+            card_token=card_token,
+            idempotency_key=authorization_key(payment.id),
+            reference=payment.id,
+            capture=capture,
+        )
+    except ProviderTimeout as error:
+        _log.warning("payment_outcome_unknown", payment_id=payment.id, provider=payment.provider, error=str(error))
+        result = UNKNOWN_OUTCOME
+    except ProviderRejected as error:
+        result = AuthorizationResult(AuthorizationOutcome.FAILED, None, None, error.code)
+    PAYMENT_OUTCOMES.labels(
+        payment.provider, "authorize_capture" if capture else "authorize", result.outcome.value
+    ).inc()
+    return result
+
+
+@traced
+async def resolve_charge(
+    db: Database, payment: Payment, *, capture: bool, providers: Providers | None = None
+) -> AuthorizationResult:
+    """Recovery: what became of a pending payment's charge, asked by our key; nothing is written here.
+
+    A provider that never saw the request gets it again with the same key (one
+    charge at most, by construction); a provider that still does not answer gives
+    `unknown` and the payment stays pending for the next pass.
+    """
+    async with transaction(db) as tx:
+        card_token = await store.card_token_of(tx, payment.org_id, payment.id)
+    if card_token is None:
+        raise NotFound(f"no payment {payment.id}")
+    adapter = _adapter(db, payment.provider, providers)
+    try:
+        found = await adapter.get(idempotency_key=authorization_key(payment.id), provider_ref=payment.provider_ref)
+    except (ProviderTimeout, ProviderRejected) as error:
+        _log.warning("payment_lookup_failed", payment_id=payment.id, error=str(error))
+        return UNKNOWN_OUTCOME
+    if found is None:
+        return await charge(db, payment, card_token, capture=capture, providers=providers)
+    return _as_result(found, payment)
+
+
+def _as_result(found: ProviderCharge, payment: Payment) -> AuthorizationResult:
+    if found.status is PaymentStatus.CAPTURED:
+        return AuthorizationResult(AuthorizationOutcome.CAPTURED, found.provider_ref, found.captured or payment.amount)
+    if found.status is PaymentStatus.AUTHORIZED:
+        return AuthorizationResult(AuthorizationOutcome.AUTHORIZED, found.provider_ref, found.authorized)
+    if found.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
+        return AuthorizationResult(AuthorizationOutcome(found.status.value), found.provider_ref, None, found.reason)
+    if found.status is PaymentStatus.VOIDED:  # held, then released before we heard of it: nothing taken
+        return AuthorizationResult(AuthorizationOutcome.FAILED, found.provider_ref, None, "voided_at_provider")
+    return UNKNOWN_OUTCOME  # the provider itself has no outcome yet
 
 
 # --- authorization ----------------------------------------------------------------------------------
@@ -186,40 +273,16 @@ async def _authorize_pending(db: Database, payment: Payment, card_token: str, ad
 async def _record_authorization(db: Database, payment: Payment, result: AuthorizationResult) -> Payment:
     async with transaction(db) as tx:
         if result.outcome is AuthorizationOutcome.AUTHORIZED:
-            moved = await _to_authorized(tx, payment, result.amount or payment.amount, result.provider_ref)
+            moved = await api.to_authorized(tx, payment, result.amount or payment.amount, result.provider_ref)
         else:
             status = PaymentStatus(result.outcome.value)
-            moved = await _to_unauthorized(tx, payment, status, result.reason, result.provider_ref)
+            moved = await api.to_unauthorized(tx, payment, status, result.reason, result.provider_ref)
         current = moved or await store.get(tx, payment.org_id, payment.id)
         await tx.commit()
     assert current is not None
     if moved is None and result.outcome is AuthorizationOutcome.AUTHORIZED and not current.is_live:
         _log.error("provider_authorized_a_closed_payment", payment_id=payment.id, status=current.status.value)
     return current
-
-
-async def _to_authorized(tx: Tx, payment: Payment, amount: Money, provider_ref: str | None) -> Payment | None:
-    moved = await store.mark_authorized(tx, payment.id, amount, provider_ref)
-    if moved is not None:
-        event = PaymentAuthorized(
-            payment_id=moved.id,
-            order_id=moved.order_id,
-            provider=moved.provider,
-            amount_minor=moved.authorized.amount,
-            currency=moved.authorized.currency,
-        )
-        await publish(tx, event, org_id=moved.org_id)
-    return moved
-
-
-async def _to_unauthorized(
-    tx: Tx, payment: Payment, status: PaymentStatus, reason: str | None, provider_ref: str | None
-) -> Payment | None:
-    moved = await store.mark_unauthorized(tx, payment.id, status, reason, provider_ref)
-    if moved is not None:
-        event = PaymentFailed(payment_id=moved.id, order_id=moved.order_id, status=status.value, reason=reason)
-        await publish(tx, event, org_id=moved.org_id)
-    return moved
 
 
 @traced
@@ -275,13 +338,13 @@ async def _apply_step(
 ) -> Payment | None:
     """One forward move reported by the provider, with its event; None when the payment was not in the source state."""
     if step is PaymentStatus.AUTHORIZED:
-        return await _to_authorized(tx, payment, authorized or payment.amount, provider_ref)
+        return await api.to_authorized(tx, payment, authorized or payment.amount, provider_ref)
     if step in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
-        return await _to_unauthorized(tx, payment, step, reason, provider_ref)
+        return await api.to_unauthorized(tx, payment, step, reason, provider_ref)
     if step is PaymentStatus.CAPTURED:
-        return await _to_captured(tx, payment, captured or authorized or payment.amount)
+        return await api.to_captured(tx, payment, captured or authorized or payment.amount)
     if step is PaymentStatus.VOIDED:
-        return await _to_voided(tx, payment, void_reason)
+        return await api.to_voided(tx, payment, void_reason)
     return None
 
 
@@ -310,7 +373,7 @@ async def capture(
         lambda ref: adapter.capture(provider_ref=ref, amount=target, idempotency_key=capture_key(payment.id)),
     )
     async with transaction(db) as tx:
-        moved = await _to_captured(tx, payment, target)
+        moved = await api.to_captured(tx, payment, target)
         current = moved or await store.get(tx, org_id, payment_id)
         assert current is not None
         if moved is None and current.status is not PaymentStatus.CAPTURED:
@@ -321,17 +384,12 @@ async def capture(
     return current
 
 
-async def _to_captured(tx: Tx, payment: Payment, amount: Money) -> Payment | None:
-    moved = await store.mark_captured(tx, payment.id, amount)
-    if moved is not None:
-        event = PaymentCaptured(
-            payment_id=moved.id,
-            order_id=moved.order_id,
-            captured_minor=moved.captured.amount,
-            currency=moved.captured.currency,
-        )
-        await publish(tx, event, org_id=moved.org_id)
-    return moved
+@traced
+async def capture_held(db: Database, payment: Payment, providers: Providers | None = None) -> Payment:
+    """Capture the payment if its funds are only held (an order captured at shipping); else leave it."""
+    if not payment.awaits_capture:
+        return payment
+    return await capture(db, org_id=payment.org_id, payment_id=payment.id, providers=providers)
 
 
 @traced
@@ -349,22 +407,13 @@ async def _void(db: Database, payment: Payment, adapter: ProviderPort, reason: s
     check_transition(payment.status, PaymentStatus.VOIDED)
     await _call_provider(payment, lambda ref: adapter.void(provider_ref=ref, idempotency_key=void_key(payment.id)))
     async with transaction(db) as tx:
-        moved = await _to_voided(tx, payment, reason)
+        moved = await api.to_voided(tx, payment, reason)
         current = moved or await store.get(tx, payment.org_id, payment.id)
         assert current is not None
         if moved is None and current.status is not PaymentStatus.VOIDED:
             raise InvalidTransition("payment", current.status.value, PaymentStatus.VOIDED.value)
         await tx.commit()
     return current, moved is not None
-
-
-async def _to_voided(tx: Tx, payment: Payment, reason: str) -> Payment | None:
-    moved = await store.mark_voided(tx, payment.id)
-    if moved is not None:
-        await publish(
-            tx, PaymentVoided(payment_id=moved.id, order_id=moved.order_id, reason=reason), org_id=moved.org_id
-        )
-    return moved
 
 
 async def _call_provider(payment: Payment, call: Callable[[str], Awaitable[object]]) -> None:

@@ -5,6 +5,8 @@
 - same key while the first request runs -> 409 `idempotency_key_in_flight`
 - same key after it finished -> the stored status and body, byte for byte,
   with `Idempotent-Replayed: true`
+- a key whose request answered 202 (outcome not known yet) stays in flight
+  (409) until recovery stores the final answer or releases the key
 
 The effect claims the key inside its own first transaction (see
 `platform.idempotency.store.claim`), so two identical requests racing each
@@ -27,7 +29,7 @@ from emporium.platform.auth.principal import Principal
 from emporium.platform.errors import BadRequest, DomainError, FieldError, ValidationFailed
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 from emporium.platform.http.state import database_of
-from emporium.platform.idempotency.store import IdempotencyClaim, KeyAlreadyClaimed, StoredKey
+from emporium.platform.idempotency.store import IdempotencyClaim, KeyAlreadyClaimed, StoredAnswer, StoredKey
 from emporium.platform.idempotency.workflows import claim_key, complete_key, find_key
 
 HEADER = "idempotency-key"
@@ -92,30 +94,64 @@ def _problem_bytes(error: DomainError, request: Request) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def idempotent(request: Request, principal: Principal, effect: Effect, *, claim_first: bool = False) -> Response:
-    """Run `effect` at most once per key. By default the effect claims the key in its own first
-    transaction; with `claim_first` the key is claimed here, for effects idempotent by the key themselves."""
+Present = Callable[[object], tuple[int, BaseModel]]
+
+
+def _json_answer(status: int, model: BaseModel) -> StoredAnswer:
+    return StoredAnswer(status, json.dumps(jsonable_encoder(model), separators=(",", ":")).encode(), "application/json")
+
+
+def _replay(answer: StoredAnswer) -> Response:
+    return Response(content=answer.body, status_code=answer.status, media_type=answer.content_type)
+
+
+async def idempotent(
+    request: Request,
+    principal: Principal,
+    effect: Effect,
+    *,
+    claim_first: bool = False,
+    present: Present | None = None,
+) -> Response:
+    """Run `effect` at most once per key.
+
+    By default the effect claims the key in its own first transaction (a key that is
+    done or in flight is found then, without a lookup beforehand); with `claim_first`
+    the key is claimed here, for effects idempotent by the key themselves. With
+    `present` (domain result -> status and body), the effect can store its answer in
+    its own last transaction (`idempotency.store.complete_with`); an effect that
+    returns status 202 without storing leaves the key in flight: its outcome is not
+    known yet, and whoever settles it (recovery) stores the final answer.
+    """
     db = database_of(request)
     claim = _claim(request, principal, await request.body())
-    stored = await find_key(db, claim.org_id, claim.key)
-    if stored is not None:
-        return _answer_from(stored, claim)
+    if present is not None:
+        claim.answer = lambda outcome: (
+            StoredAnswer(outcome.status, _problem_bytes(outcome, request), PROBLEM_MEDIA_TYPE)
+            if isinstance(outcome, DomainError)
+            else _json_answer(*present(outcome))
+        )
     try:
         if claim_first:
             await claim_key(db, claim)
         status, model = await effect(claim)
     except KeyAlreadyClaimed:
-        # Another request claimed the key while ours ran its first transaction: answer as a retry would.
+        # The key is done, or another request holds it: answer as a retry would.
         stored = await find_key(db, claim.org_id, claim.key)
         if stored is None:
             raise
         return _answer_from(stored, claim)
     except DomainError as error:
-        # Store the refusal too when the effect had already claimed the key (e.g. payment declined).
+        if claim.stored is not None:  # the effect stored this refusal with its own writes
+            return _replay(claim.stored)
+        # Store the refusal too when the effect had already claimed the key.
         payload = _problem_bytes(error, request)
         if await complete_key(db, claim.org_id, claim.key, error.status, payload, PROBLEM_MEDIA_TYPE):
             return Response(content=payload, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
         raise
-    payload = json.dumps(jsonable_encoder(model), separators=(",", ":")).encode()
-    await complete_key(db, claim.org_id, claim.key, status, payload, "application/json")
-    return Response(content=payload, status_code=status, media_type="application/json")
+    if claim.stored is not None:
+        return _replay(claim.stored)
+    answer = _json_answer(status, model)
+    if status != 202 or present is None:
+        await complete_key(db, claim.org_id, claim.key, answer.status, answer.body, answer.content_type)
+    return _replay(answer)

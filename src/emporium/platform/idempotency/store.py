@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -16,12 +17,26 @@ RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
 class IdempotencyClaim:
-    """What the edge derived from the request: the org, the client's key and the request's fingerprint."""
+    """What the edge derived from the request: the org, the client's key and the request's fingerprint.
+
+    `answer` (set by the HTTP edge) renders an outcome — a domain result or a `DomainError` —
+    as the response a retry will replay, so a workflow can store it in the same transaction
+    as the effect (`complete_with`); `stored` is then what it stored.
+    """
 
     org_id: str
     key: str
     fingerprint: str
+    answer: Callable[[object], StoredAnswer] | None = field(default=None, compare=False)
+    stored: StoredAnswer | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +56,27 @@ class KeyAlreadyClaimed(Conflict):
 
 
 async def claim(tx: Tx, claim: IdempotencyClaim, resource_id: str | None) -> None:
-    """Claim the key in the caller's transaction; raises KeyAlreadyClaimed if another request holds it."""
+    """Claim the key in the caller's transaction; raises KeyAlreadyClaimed if another request holds it.
+
+    A key whose record expired (not purged yet) is taken over, as if it were new.
+    """
+    fresh = {
+        "fingerprint": claim.fingerprint,
+        "status": "in_flight",
+        "resource_id": resource_id,
+        "response_status": None,
+        "response_body": None,
+        "response_content_type": None,
+        "created_at": func.now(),
+        "completed_at": None,
+        "expires_at": func.now() + RETENTION,
+    }
     statement = (
         insert(idempotency_key)
-        .values(
-            org_id=claim.org_id,
-            key=claim.key,
-            fingerprint=claim.fingerprint,
-            status="in_flight",
-            resource_id=resource_id,
-            expires_at=func.now() + RETENTION,
+        .values(org_id=claim.org_id, key=claim.key, **fresh)
+        .on_conflict_do_update(
+            index_elements=["org_id", "key"], set_=fresh, where=idempotency_key.c.expires_at <= func.now()
         )
-        .on_conflict_do_nothing(index_elements=["org_id", "key"])
         .returning(idempotency_key.c.key)
     )
     if (await tx.execute(statement)).first() is None:
@@ -90,6 +114,15 @@ async def complete(tx: Tx, org_id: str, key: str, status: int, body: bytes, cont
         .returning(idempotency_key.c.key)
     )
     return (await tx.execute(statement)).first() is not None
+
+
+async def complete_with(tx: Tx, claim: IdempotencyClaim, outcome: object) -> None:
+    """Store the answer to `outcome` in the effect's own transaction (when the edge gave a renderer)."""
+    if claim.answer is None:
+        return
+    answer = claim.answer(outcome)
+    if await complete(tx, claim.org_id, claim.key, answer.status, answer.body, answer.content_type):
+        claim.stored = answer
 
 
 async def stale_in_flight(tx: Tx, older_than: timedelta, limit: int) -> list[tuple[str, str, str | None]]:

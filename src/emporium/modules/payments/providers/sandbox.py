@@ -21,8 +21,7 @@ from typing import Any
 
 import standardwebhooks
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from emporium.modules.payments.domain import (
@@ -67,10 +66,15 @@ class SandboxProvider:
         self._webhook_secret = webhook_secret
 
     @asynccontextmanager
-    async def _ledger(self) -> AsyncIterator[AsyncConnection]:
+    async def _ledger(self, *, autocommit: bool = False) -> AsyncIterator[AsyncConnection]:
         """The sandbox stands in for a remote provider: losing its database mid-call is a dropped
-        connection to the provider, so the outcome is unknown (`ProviderTimeout`), never a crash."""
+        connection to the provider, so the outcome is unknown (`ProviderTimeout`), never a crash.
+        A one-statement operation runs in autocommit: one round trip, no BEGIN/COMMIT."""
         try:
+            if autocommit:
+                async with self._db.engine.connect() as plain:
+                    yield await plain.execution_options(isolation_level="AUTOCOMMIT")
+                return
             async with self._db.engine.begin() as conn:
                 yield conn
         except Exception as error:
@@ -80,38 +84,43 @@ class SandboxProvider:
 
     # --- money-moving calls -----------------------------------------------------------------------
 
+    def check_token(self, card_token: str) -> str | None:
+        if card_token in TOKENS or card_token == ERROR_TOKEN:
+            return None
+        return f"the sandbox takes only its test tokens: {', '.join([*TOKENS, ERROR_TOKEN])}"
+
     async def authorize(
-        self, *, amount: Money, card_token: str, idempotency_key: str, reference: str | None = None
+        self,
+        *,
+        amount: Money,
+        card_token: str,
+        idempotency_key: str,
+        reference: str | None = None,
+        capture: bool = False,
     ) -> AuthorizationResult:
         if card_token == ERROR_TOKEN:
             raise ProviderRejected("processing_error", "the sandbox failed to process the card")
         if card_token not in TOKENS:
             raise ProviderRejected("invalid_token", f"unknown sandbox card token {card_token!r}")
         outcome, reason = TOKENS[card_token]
-        async with self._ledger() as conn:
-            inserted = (
-                await conn.execute(
-                    pg_insert(ledger)
-                    .values(
-                        id=new_id("sbx"),
-                        operation="authorize",
-                        idempotency_key=idempotency_key,
-                        charge_id=new_id("ch"),
-                        outcome=outcome if reason is None else reason,
-                        currency=amount.currency,
-                        amount=amount.amount,
-                        card_token=card_token,
-                    )
-                    .on_conflict_do_nothing(index_elements=["operation", "idempotency_key"])
-                    .returning(ledger)
-                )
-            ).one_or_none()
-            row = inserted or await _by_key(conn, "authorize", idempotency_key)
-        if row is None:  # pragma: no cover - the conflicting row is committed before DO NOTHING returns
+        params = {
+            "id": new_id("sbx"),
+            "capture_id": new_id("sbx"),
+            "key": idempotency_key,
+            "charge": new_id("ch"),
+            "outcome": outcome if reason is None else reason,
+            "currency": amount.currency,
+            "amount": amount.amount,
+            "token": card_token,
+            "capture": capture,
+        }
+        async with self._ledger(autocommit=True) as conn:
+            row = (await conn.execute(_AUTHORIZE, params)).one_or_none()
+        if row is None:  # pragma: no cover - a twin call with this key committed after our snapshot
             raise ProviderTimeout("sandbox ledger race")
         if (row.amount, row.currency, row.card_token) != (amount.amount, amount.currency, card_token):
             raise ProviderRejected("idempotency_key_reused", "this key was used with different parameters")
-        if inserted is not None and card_token == DROP_TOKEN:
+        if row.fresh and card_token == DROP_TOKEN:
             raise ProviderTimeout("the connection to the sandbox dropped after the charge was made")
         return _authorization(row)
 
@@ -200,9 +209,36 @@ class SandboxProvider:
         return None
 
 
+# One statement per authorization: the charge (and, with automatic capture, its capture) is written
+# once per key; a replay of the key reads what the first call wrote.
+_AUTHORIZE = text(
+    """
+    WITH ins AS (
+        INSERT INTO payments.sandbox_ledger
+               (id, operation, idempotency_key, charge_id, outcome, currency, amount, card_token)
+        VALUES (:id, 'authorize', :key, :charge, :outcome, :currency, :amount, :token)
+        ON CONFLICT (operation, idempotency_key) DO NOTHING
+        RETURNING charge_id, outcome, currency, amount, card_token
+    ), cap AS (
+        INSERT INTO payments.sandbox_ledger (id, operation, idempotency_key, charge_id, outcome, currency, amount)
+        SELECT :capture_id, 'capture', :key || '+capture', charge_id, 'captured', currency, amount
+          FROM ins WHERE ins.outcome = 'authorized' AND CAST(:capture AS boolean)
+        RETURNING id
+    )
+    SELECT ins.*, true AS fresh, EXISTS (SELECT 1 FROM cap) AS captured FROM ins
+    UNION ALL
+    SELECT l.charge_id, l.outcome, l.currency, l.amount, l.card_token, false,
+           EXISTS (SELECT 1 FROM payments.sandbox_ledger c WHERE c.charge_id = l.charge_id AND c.operation = 'capture')
+      FROM payments.sandbox_ledger l
+     WHERE l.operation = 'authorize' AND l.idempotency_key = :key AND NOT EXISTS (SELECT 1 FROM ins)
+    """
+)
+
+
 def _authorization(row: Any) -> AuthorizationResult:
     if row.outcome == "authorized":
-        return AuthorizationResult(AuthorizationOutcome.AUTHORIZED, row.charge_id, Money(row.amount, row.currency))
+        outcome = AuthorizationOutcome.CAPTURED if row.captured else AuthorizationOutcome.AUTHORIZED
+        return AuthorizationResult(outcome, row.charge_id, Money(row.amount, row.currency))
     return AuthorizationResult(AuthorizationOutcome.DECLINED, row.charge_id, None, row.outcome)
 
 

@@ -2,7 +2,7 @@
 
 | Port call | Stripe request |
 |---|---|
-| authorize | `POST /v1/payment_intents` (`capture_method=manual`, `confirm=true`) |
+| authorize | `POST /v1/payment_intents` (`confirm=true`; `capture_method=manual`, `automatic` to capture now) |
 | capture   | `POST /v1/payment_intents/{id}/capture` (`amount_to_capture`) |
 | void      | `POST /v1/payment_intents/{id}/cancel` |
 | refund    | `POST /v1/refunds` (`payment_intent`, `amount`) |
@@ -17,6 +17,7 @@ verified with the library's `Stripe-Signature` check (300 s tolerance).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ from emporium.modules.payments.domain import (
 from emporium.platform.money import Money
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+_PAYMENT_METHOD = re.compile(r"^(pm|tok|card|src)_[A-Za-z0-9_]{1,250}$")
 T = TypeVar("T")
 
 WEBHOOK_STATUSES: Mapping[str, PaymentStatus] = {
@@ -94,15 +96,26 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise ProviderRejected(str(error.code or type(error).__name__), str(error.user_message or error)) from error
 
+    def check_token(self, card_token: str) -> str | None:
+        if _PAYMENT_METHOD.match(card_token):
+            return None
+        return "a Stripe PaymentMethod id (pm_...) or card token (tok_...)"
+
     async def authorize(
-        self, *, amount: Money, card_token: str, idempotency_key: str, reference: str | None = None
+        self,
+        *,
+        amount: Money,
+        card_token: str,
+        idempotency_key: str,
+        reference: str | None = None,
+        capture: bool = False,
     ) -> AuthorizationResult:
         params: Any = {
             "amount": amount.amount,
             "currency": amount.currency.lower(),
             "payment_method": card_token,
             "payment_method_types": ["card"],
-            "capture_method": "manual",
+            "capture_method": "automatic" if capture else "manual",
             "confirm": True,
             "metadata": {"emporium_key": idempotency_key, **({"payment_id": reference} if reference else {})},
         }
@@ -118,7 +131,9 @@ class StripeProvider:
             reason = (getattr(body, "decline_code", None) or error.code or "card_declined") if body else error.code
             return AuthorizationResult(AuthorizationOutcome.DECLINED, intent_id, None, reason)
         charge = _charge(intent)
-        if charge.status is PaymentStatus.AUTHORIZED or charge.status is PaymentStatus.CAPTURED:
+        if charge.status is PaymentStatus.CAPTURED:
+            return AuthorizationResult(AuthorizationOutcome.CAPTURED, intent.id, charge.authorized or amount)
+        if charge.status is PaymentStatus.AUTHORIZED:
             return AuthorizationResult(AuthorizationOutcome.AUTHORIZED, intent.id, charge.authorized or amount)
         if charge.status is PaymentStatus.DECLINED:
             return AuthorizationResult(AuthorizationOutcome.DECLINED, intent.id, None, charge.reason)
