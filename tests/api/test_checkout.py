@@ -119,6 +119,63 @@ async def test_200_buyers_for_10_units(app_client: httpx.AsyncClient, db: Databa
     assert paid == 10
 
 
+async def test_90_buyers_with_good_declined_and_short_cards_for_10_units_get_only_201_402_409(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection
+) -> None:
+    """Declines release stock while others reserve it: a business outcome each, never a 500."""
+    shop = await make_tenant(db, "Mixed rush")
+    product = await make_product(db, shop, on_hand=10)
+    tokens = ["tok_success", "tok_decline", "tok_insufficient_funds"] * 30
+    responses = await asyncio.gather(
+        *(place(app_client, shop.storefront_key, order_body((str(product["sku"]), 1), token=t)) for t in tokens)
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 402, 409}, {s: statuses.count(s) for s in set(statuses)}
+    paid = await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1 AND status = 'paid'", shop.org_id)
+    assert paid == statuses.count(201) <= 10
+    assert statuses.count(402) + statuses.count(409) == 90 - paid
+    assert await _inventory(pg, product["id"]) == (10, paid)  # every decline gave its unit back
+    pending = "SELECT count(*) FROM orders.order WHERE org_id = $1 AND status = 'pending_payment'"
+    assert await pg.fetchval(pending, shop.org_id) == 0
+
+
+async def _traces(pg: asyncpg.Connection, org_id: str) -> dict[str, int]:
+    counts = {}
+    for table in ("orders.order", "payments.payment", "platform.idempotency_key", "platform.outbox"):
+        counts[table] = await pg.fetchval(f"SELECT count(*) FROM {table} WHERE org_id = $1", org_id)
+    counts["reserved"] = await pg.fetchval(
+        "SELECT coalesce(sum(i.reserved), 0) FROM catalog.inventory i WHERE i.org_id = $1", org_id
+    )
+    return counts
+
+
+async def test_a_checkout_refusable_without_writing_is_refused_before_any_write(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection
+) -> None:
+    shop = await make_tenant(db, "Refused early")
+    product = await make_product(db, shop, on_hand=3)
+    before = await _traces(pg, shop.org_id)
+    good = order_body((str(product["sku"]), 1))
+    cases = {
+        "unknown provider": (
+            {**good, "payment": {"provider": "paypal", "card_token": "tok_success"}},
+            "payment.provider",
+        ),
+        "token the sandbox never takes": ({**good, "payment": {"provider": "sandbox", "card_token": "tok_nope"}}, None),
+        "token with a space": ({**good, "payment": {"provider": "sandbox", "card_token": "tok success"}}, None),
+        "token with a NUL": ({**good, "payment": {"provider": "sandbox", "card_token": "tok_\u0000"}}, None),
+        "unknown SKU": (order_body(("NO-SUCH-SKU", 1)), None),
+        "more than the stock": (order_body((str(product["sku"]), 4)), None),
+    }
+    for name, (body, field) in cases.items():
+        response = await place(app_client, shop.storefront_key, body)
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json", name
+        if field is not None:
+            assert any(e["field"] == field for e in response.json()["errors"]), (name, response.text)
+        assert await _traces(pg, shop.org_id) == before, name  # no order, payment, key, event or reservation
+
+
 async def test_a_declined_card_cancels_the_order_and_releases_stock(
     app_client: httpx.AsyncClient, db: Database, tenant: Tenant, pg: asyncpg.Connection
 ) -> None:

@@ -159,7 +159,13 @@ def _wanted(lines: Sequence[StockLine]) -> tuple[str, dict[str, Any]]:
 
 @traced
 async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
-    """Reserve every line or none: rows locked in SKU order, one statement. False if any line is short."""
+    """Reserve every line or none: rows locked in SKU order, one statement. False if any line is short.
+
+    The UPDATE checks availability again on the row it writes: under contention the verdict read
+    through the locking CTE could be older than the row (a concurrent release or reserve committed
+    while we waited), and the CHECK would then refuse the write with an error instead of a False.
+    A partial result is False too; the caller's transaction then rolls back the lines that moved.
+    """
     values, params = _wanted(lines)
     statement = text(
         f"""
@@ -180,7 +186,7 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
         UPDATE catalog.inventory i
            SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
           FROM locked l, verdict
-         WHERE i.product_id = l.product_id AND verdict.ok
+         WHERE i.product_id = l.product_id AND verdict.ok AND i.on_hand - i.reserved >= l.qty
         RETURNING i.product_id
         """  # noqa: S608 (only bind-parameter placeholders are interpolated)
     )
@@ -223,7 +229,7 @@ async def _move(tx: Tx, org_id: str, lines: Sequence[StockLine], on_hand_sign: i
            SET reserved = i.reserved - l.qty, on_hand = i.on_hand + :sign * l.qty,
                version = i.version + 1, updated_at = now()
           FROM locked l, verdict
-         WHERE i.product_id = l.product_id AND verdict.ok
+         WHERE i.product_id = l.product_id AND verdict.ok AND i.reserved >= l.qty
         RETURNING i.product_id
         """  # noqa: S608 (only bind-parameter placeholders are interpolated)
     )
