@@ -1,8 +1,7 @@
 """Catalog's public surface for other modules: functions that run in the caller's transaction.
 
     lines = [StockLine("TSHIRT-M", 2), StockLine("MUG", 1)]
-    priced = await catalog_api.price_lines(tx, org_id, lines)
-    await catalog_api.reserve_stock(tx, org_id, lines)     # all or nothing, else OutOfStock (409)
+    priced = await catalog_api.reserve_stock(tx, org_id, lines)   # all or nothing, priced; else OutOfStock (409)
 
 Reservation is all-or-nothing per cart by construction (one statement); the
 caller's transaction makes it all-or-nothing together with the caller's own
@@ -42,12 +41,29 @@ async def price_lines(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[P
 
 
 @traced
-async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> None:
+async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[PricedLine]:
+    """Reserve every line or none and price them (name and unit price as of now), in one statement.
+
+    Unknown or inactive SKUs are a 422; a short line is `OutOfStock` (409). Either way nothing
+    is reserved (the statement reserves all lines or none; the caller's transaction rolls back).
+    """
     merged = merge_lines(lines)
-    if not await services.reserve(tx, org_id, merged):
-        short = await services.shortages(tx, org_id, merged)
+    found = await services.reserve(tx, org_id, merged)
+    missing = [line.sku for line in found if line.on_sale is None]
+    if missing:
+        raise ValidationFailed(
+            f"unknown or unavailable SKUs: {', '.join(missing)}",
+            errors=[FieldError("lines", "unknown_sku", f"{sku} is not a product on sale") for sku in missing],
+        )
+    if not all(line.reserved for line in found):
+        short = {line.sku: max(line.available, 0) for line in found if line.available < line.quantity}
         detail = ", ".join(f"{sku} ({available} available)" for sku, available in short.items()) or "a line"
         raise OutOfStock(f"not enough stock for {detail}", shortages=short)
+    return [
+        PricedLine(line.on_sale.product_id, line.sku, line.on_sale.name, line.on_sale.price, line.quantity)
+        for line in found
+        if line.on_sale is not None
+    ]
 
 
 @traced

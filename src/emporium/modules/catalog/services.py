@@ -157,21 +157,33 @@ def _wanted(lines: Sequence[StockLine]) -> tuple[str, dict[str, Any]]:
     return values, params
 
 
+@dataclass(frozen=True, slots=True)
+class ReservedLine:
+    """A wanted line as the reserving statement found it: its product on sale (else None) and its stock."""
+
+    sku: str
+    quantity: int
+    on_sale: OnSale | None
+    available: int  # before this reservation
+    reserved: bool
+
+
 @traced
-async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
-    """Reserve every line or none: rows locked in SKU order, one statement. False if any line is short.
+async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[ReservedLine]:
+    """Reserve every line or none, and price them, in one statement: rows locked in SKU order.
 
     The UPDATE checks availability again on the row it writes: under contention the verdict read
     through the locking CTE could be older than the row (a concurrent release or reserve committed
-    while we waited), and the CHECK would then refuse the write with an error instead of a False.
-    A partial result is False too; the caller's transaction then rolls back the lines that moved.
+    while we waited), and the CHECK would then refuse the write with an error instead of a "short".
+    A partial reservation is reported as such; the caller's transaction must then roll back.
     """
     values, params = _wanted(lines)
     statement = text(
         f"""
         WITH wanted(sku, qty) AS (VALUES {values}),
         locked AS (
-            SELECT i.product_id, i.on_hand, i.reserved, w.qty
+            SELECT p.id AS product_id, p.sku, p.name, p.price_amount, p.price_currency,
+                   i.on_hand - i.reserved AS available, w.qty
               FROM wanted w
               JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL AND p.active
               JOIN catalog.inventory i ON i.product_id = p.id
@@ -179,32 +191,32 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> bool:
                FOR UPDATE OF i
         ),
         verdict AS (
-            SELECT count(*) = (SELECT count(*) FROM wanted)
-                   AND coalesce(bool_and(on_hand - reserved >= qty), false) AS ok
+            SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(available >= qty), false) AS ok
               FROM locked
+        ),
+        moved AS (
+            UPDATE catalog.inventory i
+               SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
+              FROM locked l, verdict
+             WHERE i.product_id = l.product_id AND verdict.ok AND i.on_hand - i.reserved >= l.qty
+            RETURNING i.product_id
         )
-        UPDATE catalog.inventory i
-           SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
-          FROM locked l, verdict
-         WHERE i.product_id = l.product_id AND verdict.ok AND i.on_hand - i.reserved >= l.qty
-        RETURNING i.product_id
+        SELECT w.sku, w.qty, l.product_id, l.name, l.price_amount, l.price_currency, l.available,
+               l.product_id IN (SELECT product_id FROM moved) AS reserved
+          FROM wanted w LEFT JOIN locked l ON l.sku = w.sku
         """  # noqa: S608 (only bind-parameter placeholders are interpolated)
     )
-    moved = (await tx.execute(statement, {**params, "org": org_id})).all()
-    return len(moved) == len(lines)
-
-
-@traced
-async def shortages(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> dict[str, int]:
-    """For an error message after a failed reservation: SKU -> units available (0 when unknown)."""
-    skus = [line.sku for line in lines]
-    query = (
-        select(product.c.sku, inventory.c.available)
-        .join(inventory, inventory.c.product_id == product.c.id)
-        .where(product.c.org_id == org_id, product.c.sku.in_(skus), _LIVE, product.c.active)
-    )
-    available = {row.sku: row.available for row in await tx.execute(query)}
-    return {line.sku: available.get(line.sku, 0) for line in lines if available.get(line.sku, 0) < line.quantity}
+    rows = (await tx.execute(statement, {**params, "org": org_id})).all()
+    return [
+        ReservedLine(
+            r.sku,
+            r.qty,
+            OnSale(r.product_id, r.name, Money(r.price_amount, r.price_currency)) if r.product_id else None,
+            r.available or 0,
+            bool(r.reserved),
+        )
+        for r in rows
+    ]
 
 
 async def _move(tx: Tx, org_id: str, lines: Sequence[StockLine], on_hand_sign: int) -> bool:

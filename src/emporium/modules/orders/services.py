@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ARRAY, BigInteger, Integer, Interval, Text, and_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from emporium.modules.catalog import api as catalog_api
 from emporium.modules.identity import api as identity_api
@@ -22,18 +23,14 @@ from emporium.platform.telemetry.tracing import traced
 # --- catalog, through its public api --------------------------------------------------------------
 
 
-@traced
-async def price(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine]:
-    return await catalog_api.price_lines(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
-
-
 def _stock(lines: Sequence[OrderLine]) -> list[catalog_api.StockLine]:
     return [catalog_api.StockLine(line.sku, line.quantity) for line in lines]
 
 
 @traced
-async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
-    await catalog_api.reserve_stock(tx, org_id, _stock(lines))
+async def reserve_stock(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine]:
+    """Reserve the wanted lines and price them (one statement in the catalog)."""
+    return await catalog_api.reserve_stock(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
 
 
 @traced
@@ -123,6 +120,37 @@ async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> 
     return found
 
 
+# The order and its lines in one statement (one round trip): the lines come in as parallel arrays.
+_INSERT_ORDER = text(
+    """
+    WITH o AS (
+        INSERT INTO orders."order"
+               (id, org_id, status, capture_mode, currency, subtotal_amount, shipping_amount, total_amount,
+                customer_email, customer_name, customer_phone, shipping_address, metadata, reservation_expires_at)
+        VALUES (:id, :org_id, :status, :capture_mode, :currency, :subtotal, :shipping, :total,
+                :email, :name, :phone, :address, :metadata, now() + :ttl)
+        RETURNING *
+    ), l AS (
+        INSERT INTO orders.order_line
+               (order_id, line_no, product_id, sku, name, unit_price_amount, quantity, line_total_amount)
+        SELECT o.id, x.* FROM o, unnest(:line_nos, :product_ids, :skus, :names, :unit_prices, :quantities,
+                                        :line_totals) AS x
+    )
+    SELECT * FROM o
+    """
+).bindparams(
+    *(bindparam(n, type_=Text) for n in ("id", "org_id", "status", "capture_mode", "currency", "email")),
+    *(bindparam(n, type_=Text) for n in ("name", "phone")),
+    *(bindparam(n, type_=BigInteger) for n in ("subtotal", "shipping", "total")),
+    bindparam("address", type_=JSONB),
+    bindparam("metadata", type_=JSONB),
+    bindparam("ttl", type_=Interval),
+    *(bindparam(n, type_=ARRAY(Text)) for n in ("product_ids", "skus", "names")),
+    *(bindparam(n, type_=ARRAY(Integer)) for n in ("line_nos", "quantities")),
+    *(bindparam(n, type_=ARRAY(BigInteger)) for n in ("unit_prices", "line_totals")),
+)
+
+
 @traced
 async def insert_order(
     tx: Tx,
@@ -138,43 +166,30 @@ async def insert_order(
     shipping: Money,
     reservation_ttl: timedelta,
 ) -> Order:
-    statement = (
-        insert(order)
-        .values(
-            id=order_id,
-            org_id=org_id,
-            status=OrderStatus.PENDING_PAYMENT.value,
-            capture_mode=capture_mode.value,
-            currency=subtotal.currency,
-            subtotal_amount=subtotal.amount,
-            shipping_amount=shipping.amount,
-            total_amount=subtotal.amount + shipping.amount,
-            customer_email=customer["email"],
-            customer_name=customer.get("name"),
-            customer_phone=customer.get("phone"),
-            shipping_address=shipping_address,
-            metadata=metadata,
-            reservation_expires_at=func.now() + reservation_ttl,
-        )
-        .returning(*order.c)
-    )
-    row = (await tx.execute(statement)).one()
-    await tx.execute(
-        insert(order_line),
-        [
-            {
-                "order_id": order_id,
-                "line_no": line.line_no,
-                "product_id": line.product_id,
-                "sku": line.sku,
-                "name": line.name,
-                "unit_price_amount": line.unit_price.amount,
-                "quantity": line.quantity,
-                "line_total_amount": line.total.amount,
-            }
-            for line in lines
-        ],
-    )
+    params = {
+        "id": order_id,
+        "org_id": org_id,
+        "status": OrderStatus.PENDING_PAYMENT.value,
+        "capture_mode": capture_mode.value,
+        "currency": subtotal.currency,
+        "subtotal": subtotal.amount,
+        "shipping": shipping.amount,
+        "total": subtotal.amount + shipping.amount,
+        "email": customer["email"],
+        "name": customer.get("name"),
+        "phone": customer.get("phone"),
+        "address": shipping_address,
+        "metadata": metadata,
+        "ttl": reservation_ttl,
+        "line_nos": [line.line_no for line in lines],
+        "product_ids": [line.product_id for line in lines],
+        "skus": [line.sku for line in lines],
+        "names": [line.name for line in lines],
+        "unit_prices": [line.unit_price.amount for line in lines],
+        "quantities": [line.quantity for line in lines],
+        "line_totals": [line.total.amount for line in lines],
+    }
+    row = (await tx.execute(_INSERT_ORDER, params)).one()
     return _order(row, lines)
 
 

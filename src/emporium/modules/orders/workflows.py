@@ -98,7 +98,7 @@ async def place_order(
     *,
     reservation_ttl: timedelta,
 ) -> PlacedOrder:
-    """Checkout's first transaction: claim the key, price the lines from the catalog, reserve the stock,
+    """Checkout's first transaction: claim the key, reserve and price the lines in the catalog,
     record the order, its lines and its pending payment, and publish OrderCreated.
 
     The caller refused before this everything refusable without a write (the payment
@@ -110,13 +110,12 @@ async def place_order(
     async with transaction(db) as tx:
         if claim is not None:
             await idempotency_store.claim(tx, claim, order_id)  # first: a racing twin waits here
-        priced = await store.price(tx, principal.org_id, spec.lines)
+        priced = await store.reserve_stock(tx, principal.org_id, spec.lines)
         lines = [
             OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity) for i, p in enumerate(priced, start=1)
         ]
         totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
-        check_payable(totals.total.amount)
-        await store.reserve_stock(tx, principal.org_id, lines)
+        check_payable(totals.total.amount)  # refused: the transaction rolls back the reservation with the rest
         placed = await store.insert_order(
             tx,
             order_id=order_id,
