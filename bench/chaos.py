@@ -33,7 +33,9 @@ from bench import seed
 from bench.common import alive, create_database, drop_database, emporium_cli, emporium_server, free_port, server_url
 
 TOKENS = ["tok_success"] * 8 + ["tok_decline", "tok_drop"]
-FINAL = {200, 201, 202, 402}
+# A key's final answer: paid, or declined. A 202 acknowledges a placed order whose payment outcome
+# is unknown; the key stays in flight (409) until recovery settles it, so the client keeps retrying.
+FINAL = {201, 402}
 
 
 @dataclass
@@ -52,7 +54,7 @@ def log(message: str) -> None:
 
 
 def is_final(response: httpx.Response) -> bool:
-    """A final answer for this key: created/accepted/declined, or out of stock (not 'still in flight')."""
+    """A final answer for this key: paid, declined, or out of stock (not 'still in flight', not 202)."""
     if response.status_code in FINAL:
         return True
     if response.status_code == 409:
@@ -105,7 +107,7 @@ class Traffic:
         while self.generating:  # afterwards, settle() retries what is left
             ticket = self.pending.get_nowait() if not self.pending.empty() else self.new_ticket()
             if not await self.send(http, ticket):
-                if ticket.answers and ticket.answers[-1] == 409:
+                if ticket.answers and ticket.answers[-1] in (202, 409):
                     continue  # claimed by a killed process: only recovery settles it; settle() retries it
                 self.pending.put_nowait(ticket)  # retried later with the same key
                 await asyncio.sleep(self.rng.uniform(0.02, 0.1))  # back off while the server is down
@@ -160,6 +162,8 @@ async def check(conn: asyncpg.Connection, org_id: str, traffic: Traffic) -> tupl
            WHERE p.order_id = o.id AND l.operation = 'authorize' AND l.outcome = 'authorized') AS authorizations,
           (SELECT count(*) FROM payments.payment p
            WHERE p.order_id = o.id AND p.status IN ('authorized', 'captured')) AS standing,
+          (SELECT count(*) FROM payments.payment p
+           WHERE p.order_id = o.id AND p.status = 'captured' AND p.captured_amount = p.amount) AS captured_in_full,
           (SELECT count(*) FROM platform.outbox e
            WHERE e.name = 'orders.order_paid' AND e.aggregate_id = o.id) AS paid_events
         FROM orders."order" o WHERE o.org_id = $1
@@ -173,6 +177,8 @@ async def check(conn: asyncpg.Connection, org_id: str, traffic: Traffic) -> tupl
             failures.append(f"{r['id']}: charged {r['authorizations']} times")
         if r["status"] in ("paid", "fulfilled", "delivered") and (r["authorizations"], r["standing"]) != (1, 1):
             failures.append(f"{r['id']} {r['status']}: authorizations {r['authorizations']}, standing {r['standing']}")
+        if r["status"] in ("paid", "fulfilled", "delivered") and r["captured_in_full"] != 1:  # immediate capture
+            failures.append(f"{r['id']} {r['status']} but its payment is not captured in full")
         if r["status"] == "cancelled" and r["standing"] != 0:
             failures.append(f"{r['id']} cancelled with a standing payment")
         if r["status"] in ("paid", "fulfilled", "delivered") and r["paid_events"] < 1:
@@ -208,6 +214,8 @@ async def check(conn: asyncpg.Connection, org_id: str, traffic: Traffic) -> tupl
     for ticket in traffic.tickets:
         if not ticket.final:
             failures.append(f"key {ticket.key} never got a final answer: {ticket.answers}")
+        if 200 in ticket.answers:
+            failures.append(f"key {ticket.key} answered 200: {ticket.answers}")
         if len(ticket.order_ids) > 1:
             failures.append(f"key {ticket.key} answered with several orders {ticket.order_ids}")
         for order_id in ticket.order_ids:
@@ -222,8 +230,13 @@ async def check(conn: asyncpg.Connection, org_id: str, traffic: Traffic) -> tupl
     resources = [k["resource_id"] for k in keys.values() if k["resource_id"]]
     if len(resources) != len(set(resources)):
         failures.append("two keys resolved to the same order")
-    if len(existing) != len(set(resources)) or set(resources) - existing:
-        failures.append(f"orders ({len(existing)}) and keys resolved to orders ({len(set(resources))}) differ")
+    if set(resources) - existing:
+        failures.append("a key resolved to an order that does not exist")
+    # An order no key resolves to was cancelled with nothing charged: its key was released and the
+    # client's retry placed the order again. Any other order must be some key's.
+    orphans = [r for r in charges if r["id"] not in set(resources) and r["status"] != "cancelled"]
+    for r in orphans:
+        failures.append(f"order {r['id']} ({r['status']}) belongs to no key")
     counts["keys"] = len(keys)
     counts["orders_answered_2xx"] = answered
     return not failures, failures, counts

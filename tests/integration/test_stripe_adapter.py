@@ -52,6 +52,21 @@ async def _start(db: Database, tenant: Tenant, providers: Providers, token: str,
     return payment.id
 
 
+async def test_immediate_capture_is_one_automatic_capture_call(
+    db: Database, tenant: Tenant, stub: StripeStub, providers: Providers
+) -> None:
+    payment_id = await _start(db, tenant, providers, "pm_card_visa")
+    payment = await workflows.get_payment(db, tenant.owner_principal, payment_id)
+    result = await workflows.charge(db, payment, "pm_card_visa", capture=True, providers=providers)
+    assert result.outcome.value == "captured" and result.amount == Money(5_000, "EUR")
+    [create] = [r for r in stub.requests if r.path == "/v1/payment_intents"]
+    assert create.form["capture_method"] == "automatic"
+    assert create.idempotency_key == authorization_key(payment_id)
+    again = await workflows.charge(db, payment, "pm_card_visa", capture=True, providers=providers)
+    assert again == result  # the same key: Stripe replays the first answer, no second charge
+    assert len(stub.intents) == 1
+
+
 async def test_authorize_capture_refund_with_idempotency_keys(
     db: Database, tenant: Tenant, stub: StripeStub, providers: Providers, pg: asyncpg.Connection
 ) -> None:

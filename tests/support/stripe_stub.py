@@ -89,7 +89,10 @@ class StripeStub:
                 self.violations.append(f"form field {name}={form.get(name)!r}, expected {value!r}")
 
     def _create(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        self._expect(form, {"capture_method": "manual", "confirm": "true", "payment_method_types[0]": "card"})
+        self._expect(form, {"confirm": "true", "payment_method_types[0]": "card"})
+        capture_method = form.get("capture_method")
+        if capture_method not in ("manual", "automatic"):
+            self.violations.append(f"capture_method={capture_method!r}, expected manual or automatic")
         for name in ("amount", "currency", "payment_method", "metadata[emporium_key]"):
             if name not in form:
                 self.violations.append(f"create without {name}")
@@ -103,7 +106,7 @@ class StripeStub:
             "amount_capturable": 0,
             "amount_received": 0,
             "currency": form.get("currency"),
-            "capture_method": "manual",
+            "capture_method": capture_method,
             "status": "requires_capture",
             "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
             "last_payment_error": None,
@@ -117,7 +120,10 @@ class StripeStub:
             body["error"]["decline_code"] = "generic_decline"
             body["error"]["payment_intent"] = intent
             return 402, body
-        intent["amount_capturable"] = amount
+        if capture_method == "automatic":  # authorized and captured by the one call
+            intent.update(status="succeeded", amount_received=amount)
+        else:
+            intent["amount_capturable"] = amount
         self.intents[intent["id"]] = intent
         self.dropping = method == "pm_card_drop"  # the connection drops after the work is done
         return 200, intent

@@ -24,6 +24,7 @@ async def recover_checkouts(db: Database, unknown_after: timedelta) -> recovery.
         for org_id, key, order in report.finished_checkouts:
             if order.is_cancelled:  # nothing was charged: the client's retry places the order again
                 await release_key(db, org_id, key)
+                report.released_keys += 1
                 continue
             # The client's retry with the same key now gets the order as it ended up.
             body = json.dumps(jsonable_encoder(OrderOut.of(order)), separators=(",", ":")).encode()
