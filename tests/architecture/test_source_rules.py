@@ -66,3 +66,30 @@ def test_nothing_opens_database_engines_at_import_time() -> None:
                     }:
                         offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def _status_literals(tree: ast.Module, statuses: set[str]) -> list[tuple[int, str]]:
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in statuses
+    ]
+
+
+def test_orchestrators_hold_no_status_literal() -> None:
+    """Orchestrators sequence workflows; what a status means is decided by the domains' predicates."""
+    from emporium.modules.orders.domain import OrderStatus
+    from emporium.modules.payments.domain import PaymentStatus
+
+    statuses = {s.value for s in OrderStatus} | {s.value for s in PaymentStatus}
+    found = {
+        str(path.relative_to(SRC)): hits
+        for path, tree in _sources()
+        if path.is_relative_to(SRC / "orchestrators") and (hits := _status_literals(tree, statuses))
+    }
+    assert found == {}
+
+
+def test_the_status_literal_check_would_catch_one() -> None:
+    tree = ast.parse('if payment.status == "captured":\n    pass\n')
+    assert _status_literals(tree, {"captured"}) == [(1, "captured")]

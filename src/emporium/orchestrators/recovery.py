@@ -74,7 +74,7 @@ async def recover_checkouts(db: Database, *, unknown_after: timedelta, limit: in
     # 1. Requests that claimed a key and never answered (the process died mid-checkout), or answered 202.
     for org_id, key, resource_id in await idempotency.stale_keys(db, unknown_after, limit):
         async with _isolated(report, "stale_key", key):
-            if resource_id is None or not resource_id.startswith("ord_"):
+            if resource_id is None or not orders.is_order_id(resource_id):
                 await idempotency.release_key(db, org_id, key)  # its effect is idempotent by key: a retry is safe
                 report.released_keys += 1
                 continue

@@ -72,6 +72,14 @@ async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
     return found
 
 
+ORDER_ID_PREFIX = "ord"
+
+
+def is_order_id(value: str) -> bool:
+    """Whether an id (e.g. an idempotency key's resource) names an order."""
+    return value.startswith(f"{ORDER_ID_PREFIX}_")
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentChoice:
     provider: str
@@ -106,7 +114,7 @@ async def place_order(
     (unknown SKU, out of stock, a zero total) rolls the whole transaction back, the
     key's claim included, so a refused checkout leaves no trace.
     """
-    order_id = new_id("ord")
+    order_id = new_id(ORDER_ID_PREFIX)
     async with transaction(db) as tx:
         if claim is not None:
             await idempotency_store.claim(tx, claim, order_id)  # first: a racing twin waits here
