@@ -75,6 +75,9 @@ migration: deps ## New migration from the table definitions: make migration m="a
 openapi: deps ## Regenerate contracts/openapi.json from the code
 	$(BIN)/emporium openapi --out contracts/openapi.json
 
+contracts-check: deps ## Fail when contracts/ differs from what the code generates (run `make contracts` to fix)
+	$(BIN)/pytest -q tests/api/test_contracts_drift.py tests/unit/test_event_contracts.py
+
 contracts: openapi ## Regenerate every contract: openapi.json, events/*.json (JSON Schema) and asyncapi.yaml
 	$(BIN)/emporium events contracts --out contracts
 

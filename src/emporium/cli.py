@@ -111,13 +111,17 @@ def openapi(
     console.print(f"wrote {out}")
 
 
+def _shown(value: object, *, secret: bool) -> str:
+    if value is None or value == "":
+        return "<unset>"
+    return "<hidden>" if secret else str(value)
+
+
 @app.command("config")
 def show_config(ctx: typer.Context) -> None:
     """Print every setting with its effective value (secrets are masked)."""
     config = _config(ctx)
-    rows = {
-        s.env: "<hidden>" if s.secret and getattr(config, s.attr) else str(getattr(config, s.attr)) for s in SETTINGS
-    }
+    rows = {s.env: _shown(getattr(config, s.attr), secret=s.secret) for s in SETTINGS}
     if config.database_url:
         rows["DATABASE_URL"] = "<set>"  # may carry a password
     typer.echo(json.dumps(rows, indent=2))

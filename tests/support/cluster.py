@@ -46,6 +46,7 @@ class Cluster:
             "CRON_ENABLED": "true",
             "CHECKOUT_RECOVERY_INTERVAL": "1",  # 60 ticks a minute for three schedulers to compete for
             "CHECKOUT_RECOVERY_AFTER": "5",
+            "LOG_LEVEL": "debug",  # routine cron ticks log at debug; the cron test counts them
             "SHUTDOWN_TIMEOUT": "20",
             "DB_POOL_TIMEOUT": "10",
             "RATE_LIMIT_PER_KEY": "1000000",

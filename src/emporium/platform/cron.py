@@ -81,7 +81,9 @@ class Scheduler:
         else:
             outcome, detail = "succeeded", str(result)
         # One line per tick that ran, on whichever replica ran it: the cluster's logs show each tick once.
-        _log.info("cron_tick_ran", job=job.name, slot=slot, instance=self.instance, outcome=outcome)
+        # A routine success is debug (a tick every 10 s would flood a terminal); anything else is info.
+        log = _log.debug if outcome == "succeeded" else _log.info
+        log("cron_tick_ran", job=job.name, slot=slot, instance=self.instance, outcome=outcome)
         await record_run_end(self.db, run_id, outcome, detail[:1000])
         return True
 
