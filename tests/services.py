@@ -24,3 +24,13 @@ CI_DEFAULTS = {
 def configured(name: str) -> str | None:
     value = os.environ.get(name) or (CI_DEFAULTS.get(name) if IN_CI else None)
     return value or None
+
+
+# `make soak` (SOAK=true) runs the volume tests at full size; `make test` runs them smaller, proving the
+# same properties on fewer items so the whole suite stays quick. CI runs both.
+SOAK = os.environ.get("SOAK", "").lower() in {"1", "true", "yes"}
+
+
+def scaled(normal: int, soak: int) -> int:
+    """How many items a volume test uses: `soak` under `make soak`, `normal` otherwise."""
+    return soak if SOAK else normal

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from emporium.platform.db.engine import Database
-from tests.services import ROOT
+from tests.services import ROOT, scaled
 from tests.support.catalog import make_product
 from tests.support.identity import bearer, make_tenant
 from tests.support.orders import key, order_body, order_charges
@@ -62,6 +62,7 @@ async def _recover(database_url: str) -> None:
     assert recover.returncode == 0, recover.stderr
 
 
+@pytest.mark.soak
 async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     db: Database, database_url: str, pg: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -69,7 +70,7 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     product = await make_product(db, shop, on_hand=1_000)
     rng = random.Random(11)
     requests = []
-    for _ in range(300):
+    for _ in range(scaled(150, 300)):
         idem = key()
         body = order_body(
             (str(product["sku"]), rng.randint(1, 3)),

@@ -35,12 +35,13 @@ from emporium.platform.events.outbox import publish
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.runtime import Runtime, open_runtime
+from tests.services import scaled
 from tests.support.bus import pending_count, prepare, wait_for
 from tests.support.identity import Tenant, bearer, make_tenant
 from tests.support.notifications import Inbox, Received, WebhookReceiver, smtp_server
 
 LOOPBACK = ["127.0.0.1", "localhost"]
-EVENTS = int(os.environ.get("WEBHOOK_TEST_EVENTS", "5000"))
+EVENTS = int(os.environ.get("WEBHOOK_TEST_EVENTS") or scaled(1_000, 5_000))
 
 
 class Clock:
@@ -137,7 +138,8 @@ def worker_for(db: Database, notifiers: Notifiers, clock: Clock, batch: int = 20
     )
 
 
-async def test_5000_events_through_a_receiver_failing_30_percent_lose_nothing_and_apply_once(
+@pytest.mark.soak
+async def test_thousands_of_events_through_a_receiver_failing_30_percent_lose_nothing_and_apply_once(
     app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection, notifiers: Notifiers
 ) -> None:
     shop = await make_tenant(db, "Flaky receiver")
