@@ -4,9 +4,10 @@ The bench's own measuring run, on a database of its own, with the application in
 (default settings: no OTLP endpoint, dispatcher, cron and webhook delivery off, the outbox sampler
 stopped so only the checkout talks to the database):
 
-- PostgreSQL's side: `xact_commit + xact_rollback` of `pg_stat_database` for the dedicated database
-  (read from another database, after the backends have flushed their counters), and the statement
-  log (`log_statement = all` set on that database only; lines picked by the `user@database` prefix).
+- PostgreSQL's side: the statement log (`log_statement = all` set on that database only; lines picked
+  by the `user@database` prefix; transactions are BEGIN...COMMIT/ROLLBACK blocks per backend pid, or
+  statements alone), and `xact_commit + xact_rollback` of `pg_stat_database` for the dedicated database
+  (read from another database, after the backends have flushed their counters).
   `pg_stat_statements` is used when the server preloads it; it is reported as unavailable otherwise.
 - The driver's side: `bench.wire.WireCounter`, a loopback proxy between the pool and PostgreSQL
   counting round trips and Execute/Query messages.
@@ -14,6 +15,7 @@ stopped so only the checkout talks to the database):
 
 A few checkouts run first, so every pooled connection has its prepared statements; then three are
 measured one at a time (they should agree; the median by round trips is the headline).
+`pg_stat_database` is read around the three together, since its counters take up to 10 s to settle.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -36,6 +39,7 @@ from bench.common import create_database, drop_database
 from bench.wire import WireCounter
 
 WARMUP_CHECKOUTS = 20
+STATS_SETTLE_SECONDS = 11
 MEASURED = 3
 
 
@@ -59,21 +63,39 @@ def _log_path(logfile: str | None, data_directory: str, major: str) -> Path | No
 
 
 async def _xacts(admin: asyncpg.Connection, name: str) -> tuple[int, int]:
-    """(committed, rolled back) transactions of `name`, once the counters have stopped moving.
+    """(committed, rolled back) transactions of `name`, once every backend has flushed its counters.
 
-    Backends flush their counters about a second after they go idle (PostgreSQL 15), so the value is
-    read until two reads a second apart agree.
+    A PostgreSQL 15 backend that flushed less than a second ago keeps new counts for up to 10 s of
+    idleness (PGSTAT_IDLE_INTERVAL), so the value counts once it has not moved for 11 s.
     """
-    last = (-1, -1)
-    for _ in range(15):
+    last, since = (-1, -1), time.monotonic()
+    while True:
         row = await admin.fetchrow("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = $1", name)
         assert row is not None
         value = (int(row["xact_commit"]), int(row["xact_rollback"]))
-        if value == last:
+        if value != last:
+            last, since = value, time.monotonic()
+        elif time.monotonic() - since >= STATS_SETTLE_SECONDS:
             return value
-        last = value
-        await asyncio.sleep(1.1)  # waiting for the stats flush interval, not for a race
-    return last
+        await asyncio.sleep(1)  # waiting out the statistics flush interval, not a race
+
+
+def _log_transactions(lines: list[str]) -> int:
+    """Transactions in the statement log: per backend, a BEGIN ... COMMIT/ROLLBACK block, or one statement alone."""
+    open_block: dict[str, bool] = {}
+    count = 0
+    for line in lines:
+        match = re.search(r"\[(\d+)\]", line)
+        pid = match.group(1) if match else "?"
+        word = _statement_kind(line.split("LOG:  ", 1)[1])
+        if word == "BEGIN":
+            open_block[pid] = True
+        elif word in ("COMMIT", "ROLLBACK", "END", "ABORT"):
+            if open_block.pop(pid, False):
+                count += 1
+        elif not open_block.get(pid):
+            count += 1
+    return count
 
 
 def _statement_lines(path: Path | None, start: int, db_name: str) -> tuple[int, list[str]]:
@@ -85,7 +107,7 @@ def _statement_lines(path: Path | None, start: int, db_name: str) -> tuple[int, 
     picked = []
     for line in text.splitlines():
         if f"@{db_name} " in line and ("LOG:  statement: " in line or "LOG:  execute " in line):
-            picked.append(line.split("LOG:  ", 1)[1])
+            picked.append(line)
     return len(picked), picked
 
 
@@ -173,9 +195,9 @@ async def measure(server: str, work: Path) -> dict[str, Any]:
                 for _ in range(WARMUP_CHECKOUTS):
                     await checkout()
                 runs = []
-                after_xacts = await _xacts(admin, db_name)
+                # pg_stat_database over the measured checkouts together (its counters settle slowly, see _xacts)
+                before_xacts = await _xacts(admin, db_name)
                 for _ in range(MEASURED):
-                    before_xacts = after_xacts  # nothing else talks to this database between checkouts
                     log_start = log_path.stat().st_size if log_path else 0
                     wire_before = proxy.counts.snapshot()
                     spans.clear()
@@ -184,9 +206,8 @@ async def measure(server: str, work: Path) -> dict[str, Any]:
                     elapsed_ms = (time.perf_counter() - started) * 1000
                     wire = proxy.counts.since(wire_before)
                     finished = spans.get_finished_spans()
-                    after_xacts = await _xacts(admin, db_name)
                     count, lines = _statement_lines(log_path, log_start, db_name)
-                    kinds = Counter(_statement_kind(line) for line in lines)
+                    kinds = Counter(_statement_kind(line.split("LOG:  ", 1)[1]) for line in lines)
                     runs.append(
                         {
                             "status": response.status_code,
@@ -194,9 +215,9 @@ async def measure(server: str, work: Path) -> dict[str, Any]:
                             "capture_mode": response.json().get("capture_mode"),
                             "order_status": response.json().get("status"),
                             "elapsed_ms_in_process": round(elapsed_ms, 1),
-                            "transactions_pg": sum(after_xacts) - sum(before_xacts),
-                            "transactions_pg_committed": after_xacts[0] - before_xacts[0],
-                            "transactions_pg_rolled_back": after_xacts[1] - before_xacts[1],
+                            "transactions_pg_log": _log_transactions(lines) if log_path else None,
+                            "transactions_driver": wire["transactions"],
+                            "idle_returns_driver": wire["idle_returns"],
                             "begins_pg_log": kinds.get("BEGIN", 0),
                             "statements_pg_log": count if log_path else None,
                             "statements_pg_log_by_kind": dict(kinds.most_common()),
@@ -208,6 +229,12 @@ async def measure(server: str, work: Path) -> dict[str, Any]:
                         }
                     )
                     (work / f"one-checkout-{len(runs)}.log").write_text("\n".join(lines) + "\n")
+                after_xacts = await _xacts(admin, db_name)
+        result["pg_stat_database_per_checkout"] = {
+            "transactions": round((sum(after_xacts) - sum(before_xacts)) / MEASURED, 2),
+            "committed": round((after_xacts[0] - before_xacts[0]) / MEASURED, 2),
+            "rolled_back": round((after_xacts[1] - before_xacts[1]) / MEASURED, 2),
+        }
         result["runs"] = runs
         result["checkout"] = sorted(runs, key=lambda run: run["driver_round_trips"])[len(runs) // 2]  # the median
         result["settings"] = "defaults; no OTLP endpoint; dispatcher, cron and webhook delivery off"

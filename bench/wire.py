@@ -3,6 +3,8 @@
 A round trip is each time the client speaks again after the server has answered (the driver waits
 for the answer before it goes on); several messages sent in one go (asyncpg's Bind/Execute/Sync)
 are one round trip. Statements are the protocol's Execute ('E') and simple Query ('Q') messages.
+Transactions are read from the server's ReadyForQuery ('Z') status byte: each return to idle ('I')
+after at least one statement ends one (an explicit block, or a statement in its own implicit one).
 Connection start-up is counted too, so a pool that opens connections mid-request shows it.
 """
 
@@ -21,6 +23,8 @@ _UNTYPED_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: the next 
 class Counts:
     connections: int = 0
     round_trips: int = 0
+    transactions: int = 0
+    idle_returns: int = 0  # every ReadyForQuery 'I', also after a Parse/Describe-only exchange (a prepare)
     messages: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -28,12 +32,14 @@ class Counts:
         return self.messages["E"] + self.messages["Q"]
 
     def snapshot(self) -> Counts:
-        return Counts(self.connections, self.round_trips, Counter(self.messages))
+        return Counts(self.connections, self.round_trips, self.transactions, self.idle_returns, Counter(self.messages))
 
     def since(self, before: Counts) -> dict[str, int]:
         return {
             "round_trips": self.round_trips - before.round_trips,
             "statements": self.statements - before.statements,
+            "transactions": self.transactions - before.transactions,
+            "idle_returns": self.idle_returns - before.idle_returns,
             "new_connections": self.connections - before.connections,
             "syncs": self.messages["S"] - before.messages["S"],
         }
@@ -47,6 +53,7 @@ class _ClientStream:
         self.buffer = b""
         self.started = False
         self.encrypted = False
+        self.statements_since_idle = 0
 
     def feed(self, data: bytes) -> None:
         if self.encrypted:
@@ -70,6 +77,35 @@ class _ClientStream:
                 return
             self.buffer = self.buffer[1 + length :]
             self.counts.messages[kind] += 1
+            if kind in ("E", "Q"):
+                self.statements_since_idle += 1
+
+
+class _ServerStream:
+    """Finds the server's ReadyForQuery messages; a return to idle after statements ends a transaction."""
+
+    def __init__(self, client: _ClientStream) -> None:
+        self.client = client
+        self.buffer = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.client.encrypted:
+            return
+        if not self.client.started:  # the one-byte answer to an SSLRequest, before the startup message
+            return
+        self.buffer += data
+        while len(self.buffer) >= 5:
+            kind = self.buffer[:1]
+            (length,) = struct.unpack("!i", self.buffer[1:5])
+            if len(self.buffer) < 1 + length:
+                return
+            body = self.buffer[5 : 1 + length]
+            self.buffer = self.buffer[1 + length :]
+            if kind == b"Z" and body == b"I":
+                self.client.counts.idle_returns += 1
+                if self.client.statements_since_idle:
+                    self.client.counts.transactions += 1
+                    self.client.statements_since_idle = 0
 
 
 class WireCounter:
@@ -94,6 +130,7 @@ class WireCounter:
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
         self.counts.connections += 1
         stream = _ClientStream(self.counts)
+        answers = _ServerStream(stream)
         last = {"from": "server"}  # the connection starts with the client speaking: one round trip
 
         async def client_to_server() -> None:
@@ -110,6 +147,7 @@ class WireCounter:
                 if not stream.started and data[:1] == b"S":
                     stream.encrypted = True  # TLS from here on: round trips only, no message types
                 last["from"] = "server"
+                answers.feed(data)
                 client_writer.write(data)
                 await client_writer.drain()
 
