@@ -604,7 +604,7 @@ async def main(plan: Plan) -> dict[str, Any]:
 
     log("one checkout, counted (in-process measuring run on its own database)")
     try:
-        one = await one_checkout.measure(server, work)
+        one = await one_checkout.measure(server, work, pg_stat_database=not plan.quick)
     except Exception as error:  # a measuring failure is reported, not fatal to the rest of the run
         one = {"error": f"{type(error).__name__}: {error}"}
     log(f"one checkout: {one.get('checkout', one)}")
