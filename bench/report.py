@@ -364,6 +364,12 @@ def backlog_lines(r: dict[str, Any]) -> list[str]:
         f"| {x['scenario']} | {x['outbox_estimate']:,} | {x['oldest_age_s']} | {x['drained_in_s']} |"
         for x in r.get("outbox_after_scenarios", [])
     ]
+    worker = r.get("event_worker", {})
+    lines += [
+        "",
+        f"The event worker used {worker.get('cpu_s')} s of CPU over the run's {worker.get('run_wall_s')} s "
+        "(it shares the two cores with every scenario, as a consumer would in production).",
+    ]
     cost = r.get("backlog_cost", {})
     if "steps" not in cost:
         return [*lines, "", f"Backlog sample cost: not measured ({cost.get('error', 'no result')})."]
