@@ -153,6 +153,16 @@ class Process:
                         found.append(int(entry.name))
         return sorted(found)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the group's live processes so far (from /proc/<pid>/stat)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def kill_group(self) -> None:
         """SIGKILL to the whole process group, then reap the leader."""
         assert self.process is not None

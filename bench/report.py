@@ -36,7 +36,30 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
         "list_products_vs_fastapi_hello": _ratio(s["list_products_filtered"]["rps"], hello),
         "fastapi_hello_vs_bare_asgi": _ratio(hello, c["bare_asgi"]["rps"]),
         "checkout_vs_pgbench": _ratio(s["checkout"]["rps"], c["pgbench_checkout"]["tps"]),
+        "get_product_cpu_over_fastapi_hello": _ratio(
+            s["get_product_cached"].get("server_cpu_ms_per_ok"), c["fastapi_hello"].get("server_cpu_ms_per_ok")
+        ),
+        "checkout_vs_reference": {
+            str(e["concurrency"]): _ratio(e["rps"], ref["rps"]) for e, ref in _reference_pairs(r)
+        },
+        "checkout_cpu_over_reference": {
+            str(e["concurrency"]): _ratio(e.get("server_cpu_ms_per_ok"), ref.get("server_cpu_ms_per_ok"))
+            for e, ref in _reference_pairs(r)
+        },
+        "checkout_last_over_first": r.get("checkout_first_vs_last", {}).get("last_over_first"),
     }
+
+
+def _reference_pairs(r: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(Emporium run, reference run) at each concurrency both were measured at."""
+    emporium = {run["concurrency"]: run for run in r["checkout_sweep"]}
+    return [
+        (emporium[ref["concurrency"]], ref) for ref in r.get("reference_sweep", []) if ref["concurrency"] in emporium
+    ]
+
+
+def _one(r: dict[str, Any]) -> dict[str, Any]:
+    return dict(r.get("one_checkout", {}).get("checkout") or {})
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,6 +82,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             "met": (ratio["get_product_vs_fastapi_hello"] or 0) >= 0.7,
         },
     ]
+    out += _issue_targets(r)
     biggest = max(r["list_orders_growth"], key=lambda g: g["orders"], default=None)
     if biggest is not None:
         out.append(
@@ -68,6 +92,55 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": (biggest["deep_over_first_p50"] or 99) <= 1.5,
             }
         )
+    return out
+
+
+def _met(value: float | None, ok: bool) -> dict[str, Any]:
+    return {"measured": value, "met": value is not None and ok}
+
+
+def _issue_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14 (checkout against the reference) and issue 21 (backlog), as they are worded there."""
+    q, one = r["ratios"], _one(r)
+    out = []
+    for clients, ratio in q["checkout_vs_reference"].items():
+        out.append(
+            {"target": f"checkout >= 0.5x the reference at {clients} clients", **_met(ratio, (ratio or 0) >= 0.5)}
+        )
+    for clients, ratio in q["checkout_cpu_over_reference"].items():
+        out.append(
+            {"target": f"server CPU per checkout <= 2x the reference's at {clients} clients",
+             **_met(ratio, ratio is not None and ratio <= 2)}
+        )  # fmt: skip
+    get_ratio = q["get_product_vs_fastapi_hello"]
+    out.append(
+        {
+            "target": "cached GET /v1/products/{id} >= 0.5x FastAPI hello world",
+            **_met(get_ratio, (get_ratio or 0) >= 0.5),
+        }
+    )
+    for key, limit, what in (
+        ("transactions_pg_log", 3, "transactions (PostgreSQL's statement log, pre-ping BEGIN/ROLLBACK included)"),
+        ("driver_round_trips", 12, "round trips"),
+        ("spans", 15, "spans"),
+    ):
+        value = one.get(key)
+        out.append(
+            {"target": f"one immediate-capture checkout: <= {limit} {what}",
+             **_met(value, value is not None and value <= limit)}
+        )  # fmt: skip
+    flat = r.get("backlog_cost", {}).get("largest_over_smallest_p50")
+    out.append(
+        {
+            "target": "backlog sample's cost in PostgreSQL flat within 2x across the backlog sizes",
+            **_met(flat, (flat or 99) <= 2),
+        }
+    )
+    last = q["checkout_last_over_first"]
+    out.append(
+        {"target": "checkout throughput at the end of the run not lower than at its start (10 % run-to-run noise)",
+         **_met(last, (last or 0) >= 0.9)}
+    )  # fmt: skip
     return out
 
 
@@ -162,6 +235,7 @@ def table(r: dict[str, Any]) -> str:
         f"{run['p99_ms']:.1f} | {run['error_rate'] * 100:.2f} % | {run['client_cpu_pct']:.0f} % |"
         for run in r["checkout_sweep"]
     ]
+    lines += reference_table(r) + one_checkout_lines(r) + backlog_lines(r)
     lines += [
         "",
         "List orders (`GET /v1/orders?limit=50`, 8 clients), first page and a cursor 90 % deep:",
@@ -192,12 +266,140 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cpu(run: dict[str, Any]) -> str:
+    value = run.get("server_cpu_ms_per_ok")
+    return "—" if value is None else f"{value:.2f}"
+
+
+def reference_table(r: dict[str, Any]) -> list[str]:
+    q, s, c = r["ratios"], r["scenarios"], r["ceilings"]
+    lines = [
+        "",
+        "Checkout against the hand-written reference (`bench/reference/app.py`: FastAPI + asyncpg, the project's "
+        "request/response models, one statement before the provider call and one after), same Granian settings, "
+        "same database, same load generator; server CPU is the server processes' user + system time (from /proc) "
+        "over the measured window, per 201:",
+        "",
+        "| Clients | Emporium orders/s | p50 / p99 ms | CPU ms/checkout | Reference orders/s | p50 / p99 ms "
+        "| CPU ms/checkout | throughput ratio | CPU ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for e, ref in _reference_pairs(r):
+        k = str(e["concurrency"])
+        lines.append(
+            f"| {k} | {e['rps']:,.1f} | {e['p50_ms']:.1f} / {e['p99_ms']:.1f} | {_cpu(e)} | {ref['rps']:,.1f} | "
+            f"{ref['p50_ms']:.1f} / {ref['p99_ms']:.1f} | {_cpu(ref)} | {_pct(q['checkout_vs_reference'][k])} | "
+            f"{q['checkout_cpu_over_reference'][k]}x |"
+        )
+    g, h = s["get_product_cached"], c["fastapi_hello"]
+    lines += [
+        "",
+        f"Cached `GET /v1/products/{{id}}` {g['rps']:,.0f} req/s at {_cpu(g)} ms server CPU per request, against "
+        f"a FastAPI hello world served the same way at {h['rps']:,.0f} req/s and {_cpu(h)} ms: "
+        f"{_pct(q['get_product_vs_fastapi_hello'])} of its throughput, {q['get_product_cpu_over_fastapi_hello']}x "
+        "its CPU.",
+    ]
+    fl = r.get("checkout_first_vs_last")
+    if fl:
+        lines += [
+            "",
+            f"Checkout at {fl['first']['concurrency']} clients, first vs last scenario of this run: "
+            f"{fl['first']['rps']:,.1f} → {fl['last']['rps']:,.1f} orders/s ({fl['last_over_first']}x; "
+            f"p99 {fl['first']['p99_ms']:.1f} → {fl['last']['p99_ms']:.1f} ms).",
+        ]
+    return lines
+
+
+def one_checkout_lines(r: dict[str, Any]) -> list[str]:
+    measured = r.get("one_checkout", {})
+    one = _one(r)
+    if not one:
+        return ["", f"One checkout, counted: not measured ({measured.get('error', 'no result')})."]
+    spans = ", ".join(f"{name} {n}" for name, n in one["spans_by_name"].items())
+    kinds = ", ".join(f"{name} {n}" for name, n in one["statements_pg_log_by_kind"].items())
+    stat = measured.get("pg_stat_database_per_checkout", {})
+    runs = "; ".join(
+        f"{x['transactions_pg_log']} / {x['statements_pg_log']} / {x['driver_round_trips']} / {x['spans']}"
+        for x in measured["runs"]
+    )
+    return [
+        "",
+        f"One immediate-capture checkout ({one['lines']} lines, answered {one['status']} `{one['order_status']}`), "
+        f"counted in the bench's own measuring run on a database of its own ({measured['settings']}):",
+        "",
+        "| | count | from |",
+        "|---|---:|---|",
+        f"| transactions | {one['transactions_pg_log']} | PostgreSQL statement log: BEGIN…COMMIT/ROLLBACK blocks and "
+        "statements alone, per backend |",
+        (
+            f"| transactions | {stat.get('transactions')} ({stat.get('committed')} committed, "
+            f"{stat.get('rolled_back')} rolled back) | `pg_stat_database` xact_commit + xact_rollback, per checkout "
+            "over the three measured; an upper bound: it also counts autovacuum workers' transactions there |"
+            if stat
+            else "| transactions | — | `pg_stat_database`: skipped in quick mode (its counters take 20 s+ to settle) |"
+        ),
+        f"| transactions | {one['transactions_driver']} | driver side: returns to idle in ReadyForQuery |",
+        f"| statements | {one['statements_pg_log']} ({kinds}) | PostgreSQL statement log "
+        f"(`pg_stat_statements`: {measured['pg_stat_statements']}) |",
+        f"| statements | {one['driver_statements']} | driver side: Execute + Query messages on the wire |",
+        f"| round trips | {one['driver_round_trips']} (new connections: {one['driver_new_connections']}) "
+        "| driver side: client turns on the wire, pool overhead included |",
+        f"| OpenTelemetry spans | {one['spans']} ({spans}) | in-memory exporter on the default provider |",
+        "",
+        f"The three measured checkouts (transactions / statements / round trips / spans): {runs}; the table "
+        "shows the median by round trips.",
+    ]
+
+
+def backlog_lines(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "Outbox at the end of each scenario (the sampler's reading: estimated undelivered events, oldest "
+        "undelivered event's age), then drained by the event worker before the next scenario:",
+        "",
+        "| Scenario | outbox (estimate) | oldest age s | drained in s |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {x['scenario']} | {x['outbox_estimate']:,} | {x['oldest_age_s']} | {x['drained_in_s']} |"
+        for x in r.get("outbox_after_scenarios", [])
+    ]
+    worker = r.get("event_worker", {})
+    lines += [
+        "",
+        f"The event worker used {worker.get('cpu_s')} s of CPU over the run's {worker.get('run_wall_s')} s "
+        "(it shares the two cores with every scenario, as a consumer would in production).",
+    ]
+    cost = r.get("backlog_cost", {})
+    if "steps" not in cost:
+        return [*lines, "", f"Backlog sample cost: not measured ({cost.get('error', 'no result')})."]
+    lines += [
+        "",
+        f"The backlog sample each server process runs every 2 s (`platform/events/backlog.py`, one statement on two "
+        f"indexes) at growing backlogs, {cost['samples_per_step']} samples each, freshly written rows (no VACUUM), "
+        f"next to the `count(*)` it replaced. In PostgreSQL (EXPLAIN ANALYZE execution time) largest / smallest "
+        f"p50: {cost['largest_over_smallest_p50']}x; as the server's pool sees it (round trip through SQLAlchemy, "
+        f"with this machine's scheduling noise): {cost.get('largest_over_smallest_client_p50')}x:",
+        "",
+        "| Undelivered | sample in PostgreSQL p50 ms | sample round trip p50 / max ms | count(*) in PostgreSQL ms "
+        "| count(*) round trip ms | outbox on disk MB |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {x['undelivered']:,} | {x['sample_server_p50_ms']} | {x['sample_p50_ms']} / {x['sample_max_ms']} | "
+        f"{x['count_server_p50_ms']} | {x['count_ms']} | {x['outbox_mb']} |"
+        for x in cost["steps"]
+    ]
+    return lines
+
+
 def machine_line(r: dict[str, Any]) -> str:
     m = r["machine"]
     return (
         f"{m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['memory_gib']} GiB, PostgreSQL {m['postgresql']} "
         f"({r['database']}, loopback TCP), Python {m['python']}; load average at start "
-        f"{', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}"
+        f"{', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}, at the end "
+        f"{', '.join(f'{x:.1f}' for x in r.get('load_average_at_end', ()))}"
     )
 
 
@@ -230,8 +432,8 @@ def write_docs(r: dict[str, Any], result_path: Path, doc: Path) -> None:
         "Reproduce (PostgreSQL on loopback, or the embedded one when `DATABASE_URL` is unset):",
         "",
         "```sh",
-        "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench        # ~10 minutes",
-        "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench ARGS=--quick   # ~1-2 minutes",
+        "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench        # ~15 minutes",
+        "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench ARGS=--quick   # ~2 minutes",
         "make chaos                                                                    # kill -9 x 20, invariants",
         "```",
         "",

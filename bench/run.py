@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import report, seed
+from bench import backlog, one_checkout, report, seed
 from bench.common import (
     ROOT,
     Process,
@@ -40,7 +41,7 @@ from bench.common import (
     machine,
     start_run,
 )
-from bench.loadgen import closed_loop, get_load, wrk_available
+from bench.loadgen import Result, closed_loop, get_load, wrk_available
 
 RESULTS = ROOT / "bench" / "results"
 CEILINGS = ROOT / "bench" / "ceilings"
@@ -59,6 +60,8 @@ class Plan:
     stocked: int
     order_steps: list[int]
     import_count: int
+    backlog_steps: list[int]
+    reference_sweep: list[int]
     workers: int
     pool_size: int
     log_level: str
@@ -69,14 +72,19 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def _default_backlog_steps(quick: bool) -> str:
+    return "10000,100000,300000" if quick else "10000,1000000,10000000"
+
+
 def parse_args(argv: list[str] | None = None) -> Plan:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs, no 1M orders (about 1-2 minutes)")
     parser.add_argument("--duration", type=float, help="seconds per measured run (default 15, quick 3)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up before each run (default 3, quick 1)")
-    parser.add_argument("--sweep", default="1,8,32,128", help="checkout concurrency levels")
+    parser.add_argument("--sweep", help="checkout concurrency levels (default 1,8,32,128; quick 1,8,32)")
     parser.add_argument("--max-orders", type=int, help="largest order count for the growth curve (default 1M)")
     parser.add_argument("--import-count", type=int, help="products for `emporium catalog import` (default 20000)")
+    parser.add_argument("--backlog-steps", help="undelivered events to time the backlog sample at (default 10k,1M,10M)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server WORKERS (default: cores)")
     parser.add_argument("--pool-size", type=int, default=10, help="server DB_POOL_SIZE")
     parser.add_argument("--log-level", default="info", help="server LOG_LEVEL (info writes one access line/request)")
@@ -86,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
-    max_orders = args.max_orders or (100_000 if quick else 1_000_000)
+    max_orders = args.max_orders or (10_000 if quick else 1_000_000)
     steps = [n for n in (10_000, 100_000, 1_000_000) if n <= max_orders] or [max_orders]
     plan = Plan(
         quick=quick,
@@ -94,24 +102,29 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         warmup=args.warmup if args.warmup is not None else (1.0 if quick else 3.0),
         list_duration=(args.duration or (2.0 if quick else 6.0)),
         read_concurrency=32,
-        sweep=[int(x) for x in args.sweep.split(",") if x],
+        sweep=[int(x) for x in (args.sweep or ("1,8,32" if quick else "1,8,32,128")).split(",") if x],
         main_concurrency=32,
-        products=10_000,
+        products=2_000 if quick else 10_000,
         stocked=1_000,
         order_steps=steps,
         import_count=args.import_count or (2_000 if quick else 20_000),
+        backlog_steps=[int(x) for x in (args.backlog_steps or _default_backlog_steps(quick)).split(",") if x],
+        reference_sweep=[1, 8, 32],
         workers=args.workers,
         pool_size=args.pool_size,
         log_level=args.log_level,
         tool="wrk" if wrk_available() and not args.no_wrk else "httpx",
-        profile=not args.no_profile,
+        profile=not args.no_profile and not quick,
         docs=not args.no_docs,
         keep_db=bool(args.keep_db),
     )
     if plan.main_concurrency not in plan.sweep:
         plan.main_concurrency = max(plan.sweep)
     if quick:
-        plan.notes.append("--quick: 3 s runs, growth curve stops at 100,000 orders")
+        plan.notes.append(
+            "--quick: 3 s runs, 2,000 products, checkout sweep 1/8/32, growth curve at 10,000 orders only, "
+            "no py-spy profiles, backlog sample timed up to 300k events (not 10M)"
+        )
     return plan
 
 
@@ -139,6 +152,35 @@ def granian(app: str, port: int, workers: int, log_path: Path) -> Process:
         app,
     ]
     return Process(argv, {}, log_path, port, ready_path="/")
+
+
+def reference_server(url: str, org_id: str, port: int, workers: int, pool_size: int, log_path: Path) -> Process:
+    """The hand-written reference checkout (`bench/reference/app.py`) on Granian, as the ceilings are served."""
+    process = granian("bench.reference.app:app", port, workers, log_path)
+    process.env.update({"REFERENCE_DATABASE_URL": url, "REFERENCE_ORG_ID": org_id, "DB_POOL_SIZE": str(pool_size)})
+    return process
+
+
+async def with_server_cpu(server: Process, warmup: float, run: Awaitable[Result]) -> dict[str, Any]:
+    """`run`'s row plus the server group's CPU over the measured window (after the warm-up), per good answer.
+
+    The window opens `warmup` seconds after the run starts, as the load generators' own windows do.
+    """
+    marks: list[float] = []
+
+    async def mark() -> None:
+        await asyncio.sleep(warmup)  # the measured window starts here
+        marks.append(server.cpu_seconds())
+
+    marker = asyncio.create_task(mark())
+    result = await run
+    await marker
+    used = server.cpu_seconds() - marks[0]
+    row = result.row()
+    good = result.requests - result.errors
+    row["server_cpu_ms_per_ok"] = round(used * 1000 / good, 3) if good else None
+    row["server_cpu_pct"] = round(used / max(result.duration_s, 1e-9) * 100, 1)
+    return row
 
 
 def pgbench(url: str, org_id: str, stocked: int, clients: int, seconds: float) -> dict[str, Any]:
@@ -264,19 +306,6 @@ def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-async def drain_outbox(conn: asyncpg.Connection, within: float) -> float:
-    """Wait until every order_created event is delivered; returns the seconds it took."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < within:
-        left = await conn.fetchval(
-            "SELECT count(*) FROM platform.outbox WHERE name = 'orders.order_created' AND delivered_at IS NULL"
-        )
-        if left == 0:
-            break
-        await asyncio.sleep(0.2)  # polling the pipeline's progress
-    return round(time.perf_counter() - started, 1)
-
-
 def profile_workers(server: Process, seconds: float, out: Path) -> dict[str, Any]:
     """py-spy samples of every server process for `seconds`; returns where the time goes."""
     pyspy = Path(sys.executable).parent / "py-spy"
@@ -310,6 +339,21 @@ def profile_workers(server: Process, seconds: float, out: Path) -> dict[str, Any
     return report.summarize_profiles(sorted(out.parent.glob(out.name.replace(".txt", "") + ".*.txt")))
 
 
+def checkout_run(
+    plan: Plan, name: str, server: Process, shop: seed.Shop, skus: list[str], clients: int
+) -> Awaitable[Result]:
+    """`clients` closed-loop buyers of 1-3 stocked SKUs through `POST /v1/orders` on `server`; only 201 counts."""
+    return closed_loop(
+        name,
+        server.base_url,
+        seed.checkout_maker(shop.storefront_key, skus),
+        concurrency=clients,
+        duration=plan.duration,
+        warmup=plan.warmup,
+        ok=lambda status: status == 201,
+    )
+
+
 async def main(plan: Plan) -> dict[str, Any]:
     begun = await start_run("bench")
     started_at, stamp, work, server = begun.started_at, begun.stamp, begun.work, begun.server
@@ -341,6 +385,17 @@ async def main(plan: Plan) -> dict[str, Any]:
     app = emporium_server(url, work / "server.log", port, **settings).start()
     worker: Process | None = None
     conn = await asyncpg.connect(url)
+    from emporium.platform.db.engine import Database
+
+    outbox_db = Database(url, application_name="bench-outbox-reader")
+    scenario_outbox: list[dict[str, Any]] = []
+    background: dict[str, Any] = {"run_started": time.perf_counter()}
+
+    async def after(scenario: str) -> None:
+        """The outbox at the end of a scenario, then drained by the event worker before the next one."""
+        at_end = await backlog.state(outbox_db)
+        scenario_outbox.append({"scenario": scenario, **at_end, "drained_in_s": await backlog.drain(outbox_db, 120)})
+
     try:
         await asyncio.to_thread(app.wait_ready)
         log(f"emporium serve on {app.base_url} ({settings}); database {db_name}")
@@ -358,6 +413,12 @@ async def main(plan: Plan) -> dict[str, Any]:
             await seed.restock(http, owner_key, stocked, 1_000_000)
         await seed.sku_table(conn, stocked)
         skus = [f"BENCH-{i:06d}" for i in range(plan.stocked)]
+        # Events are delivered throughout, as in production (the server runs with EVENTS_DISPATCH=false and
+        # this worker, the code of `emporium worker`, consumes them); each scenario ends with the outbox drained.
+        worker = Process(
+            [sys.executable, "-m", "bench.event_worker"], {"DATABASE_URL": url}, work / "event_worker.log", 0, None
+        ).start()
+        await after("seed")
 
         growth: list[dict[str, Any]] = []
         have = 0
@@ -366,20 +427,26 @@ async def main(plan: Plan) -> dict[str, Any]:
             have = target
             log(f"seeded {target} orders with SQL ({seconds:.1f}s); listing")
             growth.append({**await list_orders_at(plan, app.base_url, conn, shop, target), "seed_s": round(seconds, 1)})
+            await after(f"list_orders@{target}")
 
         reads = f"Bearer {shop.storefront_key}"
         product_paths = [f"/v1/products/{p}" for p in random.Random(5).sample(ids, 1000)]
         log("GET /v1/products/{id}")
-        get_one = await get_load(
-            "get_product_cached",
-            app.base_url,
-            product_paths,
-            reads,
-            concurrency=plan.read_concurrency,
-            duration=plan.duration,
-            warmup=plan.warmup,
-            tool=plan.tool,
+        get_one = await with_server_cpu(
+            app,
+            plan.warmup,
+            get_load(
+                "get_product_cached",
+                app.base_url,
+                product_paths,
+                reads,
+                concurrency=plan.read_concurrency,
+                duration=plan.duration,
+                warmup=plan.warmup,
+                tool=plan.tool,
+            ),
         )
+        await after("get_product_cached")
         log("GET /v1/products with a filter")
         list_filtered = await get_load(
             "list_products_filtered",
@@ -391,6 +458,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             warmup=plan.warmup,
             tool=plan.tool,
         )
+        await after("list_products_filtered")
 
         ceilings: dict[str, Any] = {}
         for name, target_app in (
@@ -401,8 +469,10 @@ async def main(plan: Plan) -> dict[str, Any]:
             ceiling = granian(target_app, free_port(), plan.workers, work / f"{name}.log").start()
             try:
                 await asyncio.to_thread(ceiling.wait_ready)
-                ceilings[name] = (
-                    await get_load(
+                ceilings[name] = await with_server_cpu(
+                    ceiling,
+                    plan.warmup,
+                    get_load(
                         name,
                         ceiling.base_url,
                         ["/"],
@@ -411,8 +481,8 @@ async def main(plan: Plan) -> dict[str, Any]:
                         duration=plan.duration,
                         warmup=plan.warmup,
                         tool=plan.tool,
-                    )
-                ).row()
+                    ),
+                )
             finally:
                 ceiling.stop()
         pg_runs = []
@@ -420,27 +490,36 @@ async def main(plan: Plan) -> dict[str, Any]:
             log(f"ceiling pgbench checkout transaction, {clients} clients")
             pg_runs.append(await asyncio.to_thread(pgbench, url, org_id, plan.stocked, clients, plan.duration))
         ceilings["pgbench_checkout"] = {"runs": pg_runs, "tps": max(r["tps"] for r in pg_runs)}
+        # The ceiling's synthetic events are not the application's: taken out rather than delivered.
         await conn.execute("DELETE FROM platform.outbox WHERE id LIKE 'evt_pgb%'")
+        await after("pgbench_checkout")
 
-        worker = Process(
-            [sys.executable, "-m", "bench.event_worker"], {"DATABASE_URL": url}, work / "event_worker.log", 0, None
-        ).start()
         sweep: list[dict[str, Any]] = []
         for clients in plan.sweep:
             log(f"POST /v1/orders, {clients} clients")
             since = datetime.now(UTC)
-            run = await closed_loop(
-                f"checkout@{clients}",
-                app.base_url,
-                seed.checkout_maker(shop.storefront_key, skus),
-                concurrency=clients,
-                duration=plan.duration,
-                warmup=plan.warmup,
-                ok=lambda status: status == 201,
+            row = await with_server_cpu(
+                app, plan.warmup, checkout_run(plan, f"checkout@{clients}", app, shop, skus, clients)
             )
             until = datetime.now(UTC)
-            sweep.append({**run.row(), "window": [since.isoformat(), until.isoformat()]})
-        drained = await drain_outbox(conn, 120)
+            sweep.append({**row, "window": [since.isoformat(), until.isoformat()]})
+            await after(f"checkout@{clients}")
+        drained = scenario_outbox[-1]["drained_in_s"]
+
+        reference: list[dict[str, Any]] = []
+        ref = reference_server(url, org_id, free_port(), plan.workers, plan.pool_size, work / "reference.log").start()
+        try:
+            await asyncio.to_thread(ref.wait_ready)
+            for clients in plan.reference_sweep:
+                log(f"reference checkout (bench/reference), {clients} clients")
+                reference.append(
+                    await with_server_cpu(
+                        ref, plan.warmup, checkout_run(plan, f"reference@{clients}", ref, shop, skus, clients)
+                    )
+                )
+                await after(f"reference@{clients}")
+        finally:
+            ref.stop()
         main_run = next(r for r in sweep if r["concurrency"] == plan.main_concurrency)
         events = await event_lag(
             conn, datetime.fromisoformat(main_run["window"][0]), datetime.fromisoformat(main_run["window"][1])
@@ -488,6 +567,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             await asyncio.sleep(1)  # let the profiled run reach steady state
             profile = await asyncio.to_thread(profile_workers, app, seconds, work / "profile.txt")
             await load
+            await after("checkout_profiled")
 
         log(f"emporium catalog import of {plan.import_count} products")
         path = seed.import_file(work / "import.jsonl", plan.import_count)
@@ -500,32 +580,70 @@ async def main(plan: Plan) -> dict[str, Any]:
             "per_s": round(plan.import_count / import_s, 1),
             "note": "wall time of the whole command, including process start and migration check",
         }
+        await after("catalog_import")
 
         for target in [n for n in plan.order_steps if n > 100_000]:
             log(f"seeding up to {target} orders with SQL")
             seconds = await seed.seed_orders(conn, org_id, ids[0], have, target)
             have = target
             growth.append({**await list_orders_at(plan, app.base_url, conn, shop, target), "seed_s": round(seconds, 1)})
+            await after(f"list_orders@{target}")
+
+        # The same checkout run as the sweep's headline, at the end of the long run (issue 21: no slower).
+        log(f"POST /v1/orders again at the end, {plan.main_concurrency} clients")
+        checkout_last = await with_server_cpu(
+            app, plan.warmup, checkout_run(plan, "checkout_last", app, shop, skus, plan.main_concurrency)
+        )
+        await after("checkout_last")
     finally:
+        await outbox_db.dispose()
         await conn.close()
         if worker is not None:
+            # Its CPU over the whole run: the consumer shares the two cores with every scenario.
+            background["event_worker_cpu_s"] = round(worker.cpu_seconds(), 1)
             worker.stop()
         app.stop()
         if not plan.keep_db:
             with contextlib.suppress(Exception):
                 await drop_database(server, db_name)
 
+    log("one checkout, counted (in-process measuring run on its own database)")
+    try:
+        one = await one_checkout.measure(server, work, pg_stat_database=not plan.quick)
+    except Exception as error:  # a measuring failure is reported, not fatal to the rest of the run
+        one = {"error": f"{type(error).__name__}: {error}"}
+    log(f"one checkout: {one.get('checkout', one)}")
+    log(f"backlog sample cost at {plan.backlog_steps} undelivered events")
+    try:
+        backlog_cost = await backlog.cost_at(server, plan.backlog_steps, log)
+    except Exception as error:
+        backlog_cost = {"error": f"{type(error).__name__}: {error}"}
+
     result.update(
         {
             "finished_at": datetime.now(UTC).isoformat(),
+            "load_average_at_end": os.getloadavg(),
             "scenarios": {
-                "get_product_cached": get_one.row(),
+                "get_product_cached": get_one,
                 "list_products_filtered": list_filtered.row(),
                 "checkout": main_run,
                 "events": events,
             },
             "ceilings": ceilings,
             "checkout_sweep": sweep,
+            "reference_sweep": reference,
+            "checkout_first_vs_last": {
+                "first": main_run,
+                "last": checkout_last,
+                "last_over_first": round(checkout_last["rps"] / main_run["rps"], 3) if main_run["rps"] else None,
+            },
+            "outbox_after_scenarios": scenario_outbox,
+            "event_worker": {
+                "cpu_s": background.get("event_worker_cpu_s"),
+                "run_wall_s": round(time.perf_counter() - background["run_started"], 1),
+            },
+            "one_checkout": one,
+            "backlog_cost": backlog_cost,
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
             "profile_checkout": profile,

@@ -29,7 +29,7 @@ from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
 from emporium.platform.db.engine import Database
-from emporium.platform.events import workflows as event_workflows
+from emporium.platform.events.backlog import Pressure, dead_letters
 from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
@@ -81,13 +81,13 @@ def _mount_probes(app: FastAPI) -> None:
         if runtime is None:
             return
         DB_POOL_IN_USE.set(runtime.db.engine.pool.checkedout())
+        # The sampler's last reading: a scrape must not count the outbox (its cost grows with the backlog).
+        OUTBOX_BACKLOG.set(runtime.backlog.reading.size)
+        OUTBOX_OLDEST_AGE.set(runtime.backlog.reading.oldest_age_seconds)
         try:
-            backlog = await event_workflows.backlog(runtime.db)
-        except Exception:  # the database is away: the scrape still answers, without these gauges
+            DEAD_LETTERS.set(await dead_letters(runtime.db))
+        except Exception:  # the database is away: the scrape still answers, without this gauge
             return
-        OUTBOX_BACKLOG.set(backlog.size)
-        OUTBOX_OLDEST_AGE.set(backlog.oldest_lag_seconds)
-        DEAD_LETTERS.set(backlog.dead_letters)
 
     def multiprocess_directory() -> Path | None:
         runtime = app.state.runtime
@@ -102,12 +102,12 @@ def _rate_limiter(scope: Scope) -> RateLimiter | None:
     return runtime.rate_limiter if runtime else None
 
 
-def _backlog(app: FastAPI) -> Callable[[], int]:
-    def size() -> int:
+def _backlog(app: FastAPI) -> Callable[[], Pressure]:
+    def pressure() -> Pressure:
         runtime = getattr(app.state, "runtime", None)
-        return runtime.backlog.size if isinstance(runtime, Runtime) else 0
+        return runtime.backlog.pressure if isinstance(runtime, Runtime) else Pressure.NONE
 
-    return size
+    return pressure
 
 
 def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None = None) -> FastAPI:
@@ -165,9 +165,8 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
             max_concurrent=settings.shed_max_concurrent,
             adaptive=settings.shed_adaptive,
             latency_target_seconds=settings.shed_latency_target,
-            backlog_threshold=settings.outbox_shed_threshold,
         ),
-        backlog=_backlog(app),
+        pressure=_backlog(app),
     )
     app.add_middleware(
         LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout

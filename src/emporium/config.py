@@ -50,6 +50,9 @@ class Config:
     shed_adaptive: bool = False
     shed_latency_target: float = 0.25
     outbox_shed_threshold: int = 50_000
+    outbox_shed_age: float = 300.0
+    outbox_stall_seconds: float = 60.0
+    outbox_danger_threshold: int = 10_000_000
     rate_limit_per_key: float = 50.0
     rate_limit_per_org: float = 200.0
     otlp_endpoint: str | None = None
@@ -392,8 +395,30 @@ SETTINGS: tuple[Setting, ...] = (
         "OUTBOX_SHED_THRESHOLD",
         "outbox_shed_threshold",
         "50000",
-        "Undelivered events above which non-critical writes are shed with 503.",
+        "Undelivered events (estimated) that make a backlog: catalog browsing is shed with 503 (decision 018).",
         _integer(1, 100_000_000),
+    ),
+    _setting(
+        "OUTBOX_SHED_AGE",
+        "outbox_shed_age",
+        "300",
+        "Seconds the oldest undelivered event may wait before it makes a backlog (as OUTBOX_SHED_THRESHOLD).",
+        _seconds(1, 86_400),
+    ),
+    _setting(
+        "OUTBOX_STALL_SECONDS",
+        "outbox_stall_seconds",
+        "60",
+        "A backlog nothing has been delivered from for this long means consumers are gone: "
+        "non-critical writes are shed too; checkout never is.",
+        _seconds(0, 86_400),
+    ),
+    _setting(
+        "OUTBOX_DANGER_THRESHOLD",
+        "outbox_danger_threshold",
+        "10000000",
+        "Undelivered events (estimated) at which the database itself is at risk: checkout and payments are shed too.",
+        _integer(1, 1_000_000_000),
     ),
     _setting(
         "RATE_LIMIT_PER_KEY",

@@ -27,7 +27,7 @@ from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
 from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import head_revision
-from emporium.platform.events.backlog import BacklogSampler
+from emporium.platform.events.backlog import BacklogSampler, BacklogSettings
 from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamForwarder
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
@@ -54,6 +54,15 @@ class Runtime:
     payment_providers: payments.Providers
     notifiers: notifications.Notifiers
     webhook_worker: WebhookDeliveryWorker | None
+
+
+def backlog_settings_for(config: Config) -> BacklogSettings:
+    return BacklogSettings(
+        shed_threshold=config.outbox_shed_threshold,
+        shed_age_seconds=config.outbox_shed_age,
+        stall_seconds=config.outbox_stall_seconds,
+        danger_threshold=config.outbox_danger_threshold,
+    )
 
 
 def dispatch_settings_for(config: Config) -> DispatchSettings:
@@ -206,7 +215,7 @@ async def open_runtime(
             dispatcher.start()
             stack.push_async_callback(dispatcher.stop)  # stopped before the pool closes
         limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter()
-        backlog = BacklogSampler(db)
+        backlog = BacklogSampler(db, settings=backlog_settings_for(config))
         backlog.start()
         stack.push_async_callback(backlog.stop)
         if config.cron_enabled:

@@ -5,9 +5,12 @@ webhooks, refunds) may use the whole limit; `normal` writes and reads a
 share of it; `low` (catalog browsing) the smallest share — so under pressure
 browsing is shed first and checkout last. In adaptive mode the limit follows
 observed latency: it shrinks when the last interval's p90 exceeds the target
-and grows back while latency is fine and the limit is in use. An outbox backlog above a
-threshold sheds non-critical writes too (their events could not be delivered
-in time anyway).
+and grows back while latency is fine and the limit is in use.
+
+The outbox backlog's pressure (`platform.events.backlog`, decision 018) sheds by what the backlog
+means: consumers behind -> browsing; consumers gone -> browsing and non-critical writes; the
+database itself in danger -> checkout and payments too. Provider webhooks are never shed by it
+(they settle money already moved), nor are reads other than browsing (operators need them).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from emporium.platform.events.backlog import Pressure
 from emporium.platform.http.limits import send_problem
 from emporium.platform.telemetry.metrics import HTTP_SHED
 
 CRITICAL_PREFIXES = ("/v1/orders", "/v1/payments", "/v1/provider-webhooks")
+NEVER_SHED_FOR_BACKLOG = ("/v1/provider-webhooks",)
+BACKLOG_RETRY_AFTER_SECONDS = 5  # the pressure is re-assessed every couple of seconds and changes slowly
 LOW_PREFIXES = ("/v1/products", "/v1/categories")
 SHARE = {"critical": 1.0, "normal": 0.8, "low": 0.6}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -42,7 +48,6 @@ class ShedSettings:
     latency_target_seconds: float = 0.25
     min_concurrent: int = 1
     initial_concurrent: int = 8  # adaptive: where the limit starts, below max_concurrent
-    backlog_threshold: int = 50_000
 
 
 class AdaptiveLimit:
@@ -87,18 +92,33 @@ class AdaptiveLimit:
             self.limit = min(float(self.settings.max_concurrent), self.limit + max(1.0, self.limit / 10))
 
 
+def shed_for_backlog(pressure: Pressure, method: str, path: str, priority: str) -> bool:
+    """Whether the outbox backlog's `pressure` refuses this request (the table in decision 018)."""
+    if pressure is Pressure.NONE or path.startswith(NEVER_SHED_FOR_BACKLOG):
+        return False
+    if priority == "low":
+        return True
+    if method not in WRITE_METHODS:
+        return False
+    if priority == "normal":
+        return pressure >= Pressure.STALLED
+    return pressure >= Pressure.DANGER
+
+
 class LoadSheddingMiddleware:
-    def __init__(self, app: ASGIApp, settings: ShedSettings, backlog: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: ShedSettings, pressure: Callable[[], Pressure] = lambda: Pressure.NONE
+    ) -> None:
         self.app = app
         self.settings = settings
         self.limit = AdaptiveLimit(settings)
         self.in_flight = 0
-        self.backlog = backlog
+        self.pressure = pressure
 
-    def _refusal(self, method: str, priority: str) -> str | None:
+    def _refusal(self, method: str, path: str, priority: str) -> str | None:
         if self.in_flight >= self.limit.limit * SHARE[priority]:
             return "concurrency"
-        if priority != "critical" and method in WRITE_METHODS and self.backlog() > self.settings.backlog_threshold:
+        if shed_for_backlog(self.pressure(), method, path, priority):
             return "outbox_backlog"
         return None
 
@@ -107,13 +127,21 @@ class LoadSheddingMiddleware:
             await self.app(scope, receive, send)
             return
         priority = priority_of(scope["method"], scope["path"])
-        reason = self._refusal(scope["method"], priority)
-        if reason is not None:
+        reason = self._refusal(scope["method"], scope["path"], priority)
+        if reason == "concurrency":
             HTTP_SHED.labels(priority, reason).inc()
             await send_problem(
                 send, scope, 503, "overloaded", "Temporarily overloaded",
                 "the service is shedding load to stay fast for the requests it accepts; retry shortly",
                 {"Retry-After": "1"},
+            )  # fmt: skip
+            return
+        if reason is not None:
+            HTTP_SHED.labels(priority, reason).inc()
+            await send_problem(
+                send, scope, 503, "overloaded", "Temporarily overloaded",
+                "events are waiting to be delivered; this request is set aside so the backlog can clear",
+                {"Retry-After": str(BACKLOG_RETRY_AFTER_SECONDS)},
             )  # fmt: skip
             return
         self.in_flight += 1
