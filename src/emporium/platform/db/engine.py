@@ -23,6 +23,9 @@ def asyncpg_url(url: str) -> str:
 class PoolSettings:
     size: int = 10
     timeout: float = 5.0
+    # Connections are replaced after this many seconds (at check-out), so one dropped by a server restart,
+    # a failover or an idle-timeout in between is not kept for ever; well under the usual 1 h proxy limits.
+    recycle: float = 1800.0
 
 
 class Database:
@@ -35,7 +38,13 @@ class Database:
             pool_size=pool.size,
             max_overflow=0,
             pool_timeout=pool.timeout,
-            pool_pre_ping=True,
+            # No pre-ping: it costs a round trip (`BEGIN; ROLLBACK`-like) on every check-out, i.e. on every
+            # transaction of the hot path. A connection that died while idle is found by the first statement
+            # instead; SQLAlchemy then flags the error as a disconnect and invalidates the whole pool (every
+            # connection older than the failure is replaced at its next check-out), and `transaction()` answers
+            # that one request `503 database_unavailable` with Retry-After, which a client retries with the same
+            # Idempotency-Key (decision 020).
+            pool_recycle=pool.recycle,
             connect_args={"server_settings": {"application_name": application_name}},
         )
 
