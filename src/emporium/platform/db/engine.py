@@ -10,6 +10,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from emporium.platform.db.notify import CommitNotifier
+
 
 def asyncpg_url(url: str) -> str:
     """Accept `postgres://` and `postgresql://` URLs and point them at asyncpg."""
@@ -47,12 +49,15 @@ class Database:
             pool_recycle=pool.recycle,
             connect_args={"server_settings": {"application_name": application_name}},
         )
+        # Sends the NOTIFYs committed transactions asked for (`Tx.notify_after_commit`).
+        self.notifier = CommitNotifier(self.url.replace("+asyncpg", "", 1), application_name)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self.notifier.close()
         await self.engine.dispose()
 
 

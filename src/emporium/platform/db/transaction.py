@@ -16,8 +16,10 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from emporium.platform.db.engine import Database, is_connection_failure
+from emporium.platform.db.notify import CommitNotifier
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Unavailable
 from emporium.platform.telemetry.metrics import DB_POOL_WAITING
@@ -38,11 +40,17 @@ class DatabaseUnavailable(Unavailable):
 
 
 class Transaction(Tx):
-    __slots__ = ()
+    __slots__ = ("_notifier",)
+
+    def __init__(self, conn: AsyncConnection, notifier: CommitNotifier) -> None:
+        super().__init__(conn)
+        self._notifier = notifier
 
     async def commit(self) -> None:
         self._open = False
         await self._conn.commit()
+        if self._notify:
+            self._notifier.request(self._notify)
 
     async def _rollback_unless_committed(self) -> None:
         if self._open:
@@ -65,7 +73,7 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
         await conn.begin()
-        tx = Transaction(conn)
+        tx = Transaction(conn, db.notifier)
         try:
             yield tx
         finally:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Text, bindparam, func, select, text, update
+from sqlalchemy import BindParameter, DateTime, Integer, Text, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -18,30 +18,35 @@ from emporium.platform.events.tables import dead_letter, inbox, outbox
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page, page_of
 
-# Dispatchers LISTEN on this channel; a publish NOTIFYs it (delivered at commit, deduplicated per transaction).
+# Dispatchers LISTEN on this channel; a publishing transaction NOTIFYs it once, after its commit.
 WAKE_CHANNEL = "emporium_outbox"
 
-# One statement: take the aggregate's transaction-scoped advisory lock, then insert and notify.
-# The lock makes two transactions publishing for the same aggregate take their `seq` in commit
-# order (the second waits for the first to end), so "lower seq first" is the aggregate's real order.
-_PUBLISH = text(
-    """
-    WITH aggregate_lock AS (
-        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
-    ), wake AS (
-        SELECT pg_notify(:channel, '')
-    )
-    INSERT INTO platform.outbox
-        (id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at)
-    SELECT :id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at
-    FROM aggregate_lock, wake
-    """
-).bindparams(
-    *(bindparam(name, type_=Text) for name in ("channel", "id", "name", "aggregate_type", "aggregate_id", "org_id")),
+_OUTBOX_COLUMNS = "id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at"
+_OUTBOX_VALUES = ":id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at"
+_PUBLISH_PARAMS: tuple[BindParameter[Any], ...] = (
+    *(bindparam(name, type_=Text) for name in ("id", "name", "aggregate_type", "aggregate_id", "org_id")),
     bindparam("version", type_=Integer),
     bindparam("payload", type_=JSONB),
     bindparam("trace_context", type_=JSONB),
     bindparam("occurred_at", type_=DateTime(timezone=True)),
+)
+
+# The first event of an aggregate in a transaction: take the aggregate's transaction-scoped advisory lock,
+# then insert, in one statement. The lock makes two transactions publishing for the same aggregate take
+# their `seq` in commit order (the second waits for the first to end), so "lower seq first" is the
+# aggregate's real order, which the dispatcher's claim relies on (decision 005). It is held until the
+# transaction ends, so later events of the same aggregate in the same transaction skip it (`_INSERT`).
+_PUBLISH_LOCKED = text(
+    f"""
+    WITH aggregate_lock AS (
+        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
+    )
+    INSERT INTO platform.outbox ({_OUTBOX_COLUMNS})
+    SELECT {_OUTBOX_VALUES} FROM aggregate_lock
+    """  # noqa: S608 (constant SQL)
+).bindparams(*_PUBLISH_PARAMS)
+_INSERT = text(f"INSERT INTO platform.outbox ({_OUTBOX_COLUMNS}) VALUES ({_OUTBOX_VALUES})").bindparams(  # noqa: S608
+    *_PUBLISH_PARAMS
 )
 
 # Claim the heads of the pending queue: available, not leased by a live claim, and with no
@@ -87,10 +92,11 @@ class Claimed:
 
 
 async def insert_event(tx: Tx, event: Envelope) -> None:
+    """One statement per event; the dispatchers are woken once, after the transaction commits (decision 021)."""
+    first_of_aggregate = tx.first_time(("outbox.aggregate_lock", event.aggregate_type, event.aggregate_id))
     await tx.execute(
-        _PUBLISH,
+        _PUBLISH_LOCKED if first_of_aggregate else _INSERT,
         {
-            "channel": WAKE_CHANNEL,
             "id": event.id,
             "name": event.name,
             "version": event.version,
@@ -102,6 +108,7 @@ async def insert_event(tx: Tx, event: Envelope) -> None:
             "occurred_at": event.occurred_at,
         },
     )
+    tx.notify_after_commit(WAKE_CHANNEL)
 
 
 def _envelope(row: Any) -> Envelope:
