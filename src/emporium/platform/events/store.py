@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, Integer, Text, bindparam, func, select, text, update
+from sqlalchemy import BindParameter, DateTime, Float, Integer, Text, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -131,57 +131,75 @@ async def claim(tx: Tx, worker: str, batch: int, lease_seconds: int) -> list[Cla
     return sorted(claimed, key=lambda c: c.seq)
 
 
-async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq.in_(seqs), outbox.c.delivered_at.is_(None))
-        .values(delivered_at=func.now(), delivered_via=via, claimed_by=None, claimed_until=None)
+# The dispatcher's per-batch and per-delivery statements, built once (a call binds values only; bind
+# names are `p_*` because one named like a column is reserved in SET/VALUES).
+_PENDING = outbox.c.delivered_at.is_(None)
+_SEQS = outbox.c.seq.in_(bindparam("p_seqs", expanding=True))
+_MARK_DELIVERED = (
+    update(outbox)
+    .where(_SEQS, _PENDING)
+    .values(delivered_at=func.now(), delivered_via=bindparam("p_via"), claimed_by=None, claimed_until=None)
+)
+_FAILED: dict[str, Any] = {
+    "attempts": bindparam("p_attempts"),
+    "last_error": bindparam("p_error"),
+    "first_failed_at": func.coalesce(outbox.c.first_failed_at, func.now()),
+    "claimed_by": None,
+    "claimed_until": None,
+}
+_MARK_DEAD_LETTERED = (
+    update(outbox)
+    .where(outbox.c.seq == bindparam("p_seq"), _PENDING)
+    .values(**_FAILED, delivered_at=func.now(), delivered_via="dead_letter")
+)
+_SCHEDULE_RETRY = (
+    update(outbox)
+    .where(outbox.c.seq == bindparam("p_seq"), _PENDING)
+    .values(
+        **_FAILED,
+        available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("p_delay", type_=Float)),
     )
+)
+_RELEASE = (
+    update(outbox)
+    .where(_SEQS, outbox.c.claimed_by == bindparam("p_worker"), _PENDING)
+    .values(claimed_by=None, claimed_until=None)
+)
+_PROCESSED = select(inbox.c.consumer, inbox.c.event_id).where(
+    inbox.c.event_id.in_(bindparam("p_event_ids", expanding=True))
+)
+_RECORD_IN_INBOX = (
+    pg_insert(inbox)
+    .values(consumer=bindparam("p_consumer"), event_id=bindparam("p_event_id"))
+    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+    .returning(inbox.c.event_id)
+)
+_IN_INBOX = select(inbox.c.event_id).where(
+    inbox.c.consumer == bindparam("p_consumer"), inbox.c.event_id == bindparam("p_event_id")
+)
+
+
+async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
+    await tx.execute(_MARK_DELIVERED, {"p_seqs": list(seqs), "p_via": via})
 
 
 async def mark_dead_lettered(tx: Tx, seq: int, attempts: int, error: str) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
-        .values(
-            attempts=attempts,
-            last_error=error,
-            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
-            delivered_at=func.now(),
-            delivered_via="dead_letter",
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
+    await tx.execute(_MARK_DEAD_LETTERED, {"p_seq": seq, "p_attempts": attempts, "p_error": error})
 
 
 async def schedule_retry(tx: Tx, seq: int, attempts: int, error: str, delay_seconds: float) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
-        .values(
-            attempts=attempts,
-            last_error=error,
-            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
-            available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay_seconds),
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
+    params = {"p_seq": seq, "p_attempts": attempts, "p_error": error, "p_delay": delay_seconds}
+    await tx.execute(_SCHEDULE_RETRY, params)
 
 
 async def release(tx: Tx, seqs: Sequence[int], worker: str) -> None:
     """Give claims back (shutdown at a safe point): another dispatcher may take them at once."""
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq.in_(seqs), outbox.c.claimed_by == worker, outbox.c.delivered_at.is_(None))
-        .values(claimed_by=None, claimed_until=None)
-    )
+    await tx.execute(_RELEASE, {"p_seqs": list(seqs), "p_worker": worker})
 
 
 async def processed_consumers(tx: Tx, event_ids: Sequence[str]) -> set[tuple[str, str]]:
     """(consumer, event id) pairs already in the inbox, for a batch about to be delivered."""
-    rows = await tx.execute(select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.event_id.in_(event_ids)))
+    rows = await tx.execute(_PROCESSED, {"p_event_ids": list(event_ids)})
     return {(row.consumer, row.event_id) for row in rows}
 
 
@@ -191,17 +209,12 @@ async def record_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
     A concurrent delivery of the same event waits on the primary key until the
     first transaction ends, then sees the row (False) or takes over if it rolled back.
     """
-    result = await tx.execute(
-        pg_insert(inbox)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
-        .returning(inbox.c.event_id)
-    )
+    result = await tx.execute(_RECORD_IN_INBOX, {"p_consumer": consumer, "p_event_id": event_id})
     return result.first() is not None
 
 
 async def is_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
-    found = await tx.scalar(select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
+    found = await tx.scalar(_IN_INBOX, {"p_consumer": consumer, "p_event_id": event_id})
     return found is not None
 
 
