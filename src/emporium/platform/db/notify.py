@@ -2,10 +2,11 @@
 
 A `pg_notify` inside a transaction makes its COMMIT take PostgreSQL's notify-queue lock, held until the
 commit record is flushed: every notifying transaction on the server then commits one after another
-(measured in decision 021: 2 events per transaction, 8 clients, ~35% fewer commits/s). Here a transaction
+(decision 021: 2 events per transaction, 8 clients: 35-65% fewer commits/s). Here a transaction
 only *asks* for a wake-up (`Tx.notify_after_commit`); once it has committed, `CommitNotifier` sends
-the NOTIFY on a connection of its own. While one is being sent, further requests are merged
-into the next one, so a burst of commits costs one or two NOTIFY transactions, not one per commit.
+the NOTIFY on a connection of its own, after gathering for `MERGE_WINDOW`: every commit in that window
+shares one NOTIFY transaction (which still takes the lock, but carries no business writes), so a process
+sends at most ~1/MERGE_WINDOW of them per second however many transactions it commits.
 
 Nothing is sent for a rollback. A process that dies between its COMMIT and the NOTIFY loses the wake-up,
 not the data: listeners also poll (decision 005), as they must for a lost listener connection anyway.
@@ -22,13 +23,19 @@ import structlog
 
 _log = structlog.get_logger(__name__)
 
+# How long a wake-up waits for others to share its NOTIFY. Listeners poll every second anyway
+# (EVENTS_POLL_INTERVAL); 10 ms more before a dispatcher wakes is noise next to that, and caps a
+# process at ~100 NOTIFY transactions/s (decision 021 measures one per ~2 commits without it).
+MERGE_WINDOW = 0.01
+
 
 class CommitNotifier:
     """One per `Database`: sends the NOTIFYs its committed transactions asked for, merged, in the background,
     on a connection of its own (outside the pool, in autocommit: one round trip per NOTIFY, no pool wait)."""
 
-    def __init__(self, dsn: str, application_name: str) -> None:
+    def __init__(self, dsn: str, application_name: str, *, merge_window: float = MERGE_WINDOW) -> None:
         self._dsn = dsn
+        self._merge_window = merge_window
         self._application_name = application_name
         self._conn: asyncpg.Connection | None = None
         self._pending: set[str] = set()
@@ -42,6 +49,7 @@ class CommitNotifier:
 
     async def _send(self) -> None:
         while self._pending:
+            await asyncio.sleep(self._merge_window)  # let the commits around this one share its NOTIFY
             channels, self._pending = sorted(self._pending), set()
             try:
                 if self._conn is None or self._conn.is_closed():
