@@ -51,16 +51,25 @@ class CommitNotifier:
         while self._pending:
             await asyncio.sleep(self._merge_window)  # let the commits around this one share its NOTIFY
             channels, self._pending = sorted(self._pending), set()
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await asyncpg.connect(
-                        self._dsn, timeout=5, server_settings={"application_name": self._application_name}
-                    )
-                await self._conn.execute("SELECT pg_notify(channel, '') FROM unnest($1::text[]) AS channel", channels)
-            except Exception as error:  # the listeners' polling covers a lost wake-up
-                _log.warning("notify_after_commit_failed", channels=channels, error=f"{type(error).__name__}: {error}")
-                await self._close()
-                return
+            # A second attempt on a new connection: the kept one may have died while idle (server restart,
+            # pg_terminate_backend) without asyncpg having noticed yet.
+            for attempt in (1, 2):
+                try:
+                    await self._notify(channels)
+                    break
+                except Exception as error:  # the listeners' polling covers a lost wake-up
+                    await self._close()
+                    if attempt == 2:
+                        error_text = f"{type(error).__name__}: {error}"
+                        _log.warning("notify_after_commit_failed", channels=channels, error=error_text)
+                        return
+
+    async def _notify(self, channels: list[str]) -> None:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(
+                self._dsn, timeout=5, server_settings={"application_name": self._application_name}
+            )
+        await self._conn.execute("SELECT pg_notify(channel, '') FROM unnest($1::text[]) AS channel", channels)
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
