@@ -27,6 +27,8 @@ _log = structlog.get_logger(__name__)
 # (EVENTS_POLL_INTERVAL); 10 ms more before a dispatcher wakes is noise next to that, and caps a
 # process at ~100 NOTIFY transactions/s (decision 021 measures one per ~2 commits without it).
 MERGE_WINDOW = 0.01
+# Longest wait for one NOTIFY round trip, and for the last one at shutdown (the database may be gone).
+_CLOSE_WAIT = 2.0
 
 
 class CommitNotifier:
@@ -67,9 +69,12 @@ class CommitNotifier:
     async def _notify(self, channels: list[str]) -> None:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(
-                self._dsn, timeout=5, server_settings={"application_name": self._application_name}
+                self._dsn, timeout=2, server_settings={"application_name": self._application_name}
             )
-        await self._conn.execute("SELECT pg_notify(channel, '') FROM unnest($1::text[]) AS channel", channels)
+        # Bounded: a NOTIFY stuck on a half-open connection must not stop every later one.
+        await self._conn.execute(
+            "SELECT pg_notify(channel, '') FROM unnest($1::text[]) AS channel", channels, timeout=_CLOSE_WAIT
+        )
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -85,5 +90,13 @@ class CommitNotifier:
                 await asyncio.shield(task)
 
     async def close(self) -> None:
-        await self.flush()
+        """Send what was asked for, waiting at most `_CLOSE_WAIT` (the database may be gone), then disconnect."""
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), _CLOSE_WAIT)
+            except Exception:  # timed out or failed: the listeners' polling covers it
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self._close()
