@@ -57,6 +57,7 @@ class Config:
     rate_limit_per_org: float = 200.0
     otlp_endpoint: str | None = None
     service_name: str = "emporium"
+    trace_sql: bool = False
     order_reservation_ttl: float = 900.0
     checkout_recovery_after: float = 60.0
     checkout_recovery_interval: float = 10.0
@@ -356,6 +357,14 @@ SETTINGS: tuple[Setting, ...] = (
         _http_url(),
     ),
     _setting("OTEL_SERVICE_NAME", "service_name", "emporium", "The service name traces carry.", _claim()),
+    _setting(
+        "TRACE_SQL",
+        "trace_sql",
+        "false",
+        "A span per SQL statement (spans are recorded only with an exporter). Off: spans per request, workflow,"
+        " service and outgoing call.",
+        _boolean(),
+    ),
     _setting(
         "MAX_BODY_BYTES",
         "max_body_bytes",

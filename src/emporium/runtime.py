@@ -188,7 +188,8 @@ async def open_runtime(
         configure_tracing(config.service_name, config.otlp_endpoint)
         instrument_libraries()
         db = Database(database_url, PoolSettings(size=config.db_pool_size, timeout=config.db_pool_timeout))
-        instrument_engine(db.engine)
+        if config.trace_sql:
+            instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
         principals = PrincipalCache()
         # One Redis client for the cache, the rate limiter and the cron claims (closed last of the three).

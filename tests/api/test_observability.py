@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import asyncpg
 import httpx
@@ -18,6 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from emporium.app import create_app
+from emporium.config import Config
 from emporium.modules.notifications import subscribers as notification_subscribers
 from emporium.modules.notifications.domain import generate_signing_secret
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
@@ -28,6 +31,7 @@ from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.ids import new_id
 from emporium.platform.telemetry.logging import configure_logging
+from emporium.runtime import open_runtime
 from tests.support.bus import drop_leftover_events
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant, bearer, make_tenant
@@ -87,6 +91,40 @@ def _ancestors(span: ReadableSpan, index: dict[int, ReadableSpan]) -> list[str]:
         span = index[span.parent.span_id]
         names.append(span.name)
     return names
+
+
+def _request_trace(finished: tuple[ReadableSpan, ...], route: str) -> list[ReadableSpan]:
+    server = next(s for s in finished if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == route)
+    return [s for s in finished if s.context.trace_id == server.context.trace_id]
+
+
+async def test_sql_statements_get_spans_only_when_trace_sql_asks_for_them(
+    app_client: httpx.AsyncClient,
+    db: Database,
+    tenant: Tenant,
+    spans: InMemorySpanExporter,
+    config: Config,
+    database_url: str,
+) -> None:
+    product = await make_product(db, tenant, on_hand=2)
+    body = order_body((str(product["sku"]), 1))
+    assert (await place(app_client, tenant.storefront_key, body)).status_code == 201
+    default = _request_trace(spans.get_finished_spans(), "/v1/orders")
+    assert "orders.workflow.place_order" in {s.name for s in default}  # workflows and services are traced ...
+    assert not [s for s in default if s.attributes.get("db.system")]  # ... SQL statements are not
+
+    spans.clear()
+    traced_sql = create_app(lambda: open_runtime(replace(config, trace_sql=True), database_url), config)
+    async with traced_sql.router.lifespan_context(traced_sql):
+        transport = httpx.ASGITransport(app=traced_sql, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emporium.test") as client:
+            assert (await place(client, tenant.storefront_key, body)).status_code == 201
+    finished = spans.get_finished_spans()
+    in_trace = _request_trace(finished, "/v1/orders")
+    sql = [s for s in in_trace if s.attributes.get("db.system") == "postgresql"]
+    assert sql, "TRACE_SQL=true: a span per statement"
+    index = _by_id(finished)
+    assert any(_ancestors(s, index)[:1] == ["orders.service.insert_order"] for s in sql), "SQL spans sit under services"
 
 
 async def test_one_trace_from_post_orders_to_the_webhook_delivery(
@@ -151,8 +189,7 @@ async def test_one_trace_from_post_orders_to_the_webhook_delivery(
     assert _ancestors(next(s for s in in_trace if s.name == "orders.workflow.place_order"), index)[:1] == [
         "checkout.orchestrator.place_order"
     ]
-    sql = [s for s in in_trace if s.attributes.get("db.system") == "postgresql"]
-    assert any(_ancestors(s, index)[:1] == ["orders.service.insert_order"] for s in sql), "SQL spans sit under services"
+    assert not [s for s in in_trace if s.attributes.get("db.system")], "a span per SQL statement only with TRACE_SQL"
     handler = next(s for s in in_trace if s.name == "orders.order_created process notifications.webhooks")
     assert "orders.workflow.place_order" in _ancestors(handler, index)  # continued from the outbox row
     send = next(s for s in in_trace if s.name == "notifications.webhook.send")

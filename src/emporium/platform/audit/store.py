@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from emporium.platform.audit.entries import AuditContext, AuditEntry, AuditFilter
 from emporium.platform.audit.tables import audit_log
@@ -11,19 +11,24 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page, page_of
 
+# Built once: each write binds values only (bind names `p_*`: one named like a column is reserved in VALUES).
+_COLUMNS = ("id", "org_id", "actor_type", "actor_id", "action", "target_id", "request_id", "status")
+_RECORD = insert(audit_log).values({name: bindparam(f"p_{name}") for name in _COLUMNS})
+
 
 async def record(tx: Tx, context: AuditContext, target_id: str | None, status: int | None = None) -> None:
     await tx.execute(
-        insert(audit_log).values(
-            id=new_id("aud"),
-            org_id=context.org_id,
-            actor_type=context.actor_type,
-            actor_id=context.actor_id,
-            action=context.action,
-            target_id=target_id,
-            request_id=context.request_id,
-            status=context.success_status if status is None else status,
-        )
+        _RECORD,
+        {
+            "p_id": new_id("aud"),
+            "p_org_id": context.org_id,
+            "p_actor_type": context.actor_type,
+            "p_actor_id": context.actor_id,
+            "p_action": context.action,
+            "p_target_id": target_id,
+            "p_request_id": context.request_id,
+            "p_status": context.success_status if status is None else status,
+        },
     )
 
 

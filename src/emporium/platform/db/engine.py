@@ -10,6 +10,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from emporium.platform.db.notify import CommitNotifier
+
 
 def asyncpg_url(url: str) -> str:
     """Accept `postgres://` and `postgresql://` URLs and point them at asyncpg."""
@@ -23,6 +25,9 @@ def asyncpg_url(url: str) -> str:
 class PoolSettings:
     size: int = 10
     timeout: float = 5.0
+    # Connections are replaced after this many seconds (at check-out), so one dropped by a server restart,
+    # a failover or an idle-timeout in between is not kept for ever; well under the usual 1 h proxy limits.
+    recycle: float = 1800.0
 
 
 class Database:
@@ -35,15 +40,24 @@ class Database:
             pool_size=pool.size,
             max_overflow=0,
             pool_timeout=pool.timeout,
-            pool_pre_ping=True,
+            # No pre-ping: it costs a round trip (`BEGIN; ROLLBACK`-like) on every check-out, i.e. on every
+            # transaction of the hot path. A connection that died while idle is found by the first statement
+            # instead; SQLAlchemy then flags the error as a disconnect and invalidates the whole pool (every
+            # connection older than the failure is replaced at its next check-out), and `transaction()` answers
+            # that one request `503 database_unavailable` with Retry-After, which a client retries with the same
+            # Idempotency-Key (decision 020).
+            pool_recycle=pool.recycle,
             connect_args={"server_settings": {"application_name": application_name}},
         )
+        # Sends the NOTIFYs committed transactions asked for (`Tx.notify_after_commit`).
+        self.notifier = CommitNotifier(self.url.replace("+asyncpg", "", 1), application_name)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self.notifier.close()
         await self.engine.dispose()
 
 

@@ -16,8 +16,10 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from emporium.platform.db.engine import Database, is_connection_failure
+from emporium.platform.db.notify import CommitNotifier
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Unavailable
 from emporium.platform.telemetry.metrics import DB_POOL_WAITING
@@ -25,14 +27,30 @@ from emporium.platform.telemetry.metrics import DB_POOL_WAITING
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 
 
-# Errors that mean "the database could not be reached or the pool is exhausted",
-# which a client should retry, as opposed to a bug in a statement.
+class DatabaseUnavailable(Unavailable):
+    """The database could not be reached, the pool is exhausted, or the connection died mid-transaction.
+
+    A connection lost before COMMIT rolls the transaction back on the server; one lost during COMMIT
+    leaves it unknown. Either way the client retries the same request: writes carry an Idempotency-Key,
+    so the retry replays the stored answer if the first attempt did commit, or runs it if it did not.
+    """
+
+    code = "database_unavailable"
+    title = "The database is unavailable"
+
+
 class Transaction(Tx):
-    __slots__ = ()
+    __slots__ = ("_notifier",)
+
+    def __init__(self, conn: AsyncConnection, notifier: CommitNotifier) -> None:
+        super().__init__(conn)
+        self._notifier = notifier
 
     async def commit(self) -> None:
         self._open = False
         await self._conn.commit()
+        if self._notify:
+            self._notifier.request(self._notify)
 
     async def _rollback_unless_committed(self) -> None:
         if self._open:
@@ -47,7 +65,7 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         conn = await db.engine.connect()
     except Exception as error:
         if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
-            raise Unavailable("the database is unavailable, retry shortly", retry_after=1) from error
+            raise DatabaseUnavailable("the database is unavailable, retry shortly", retry_after=1) from error
         raise
     finally:
         DB_POOL_WAITING.dec()
@@ -55,14 +73,14 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
         await conn.begin()
-        tx = Transaction(conn)
+        tx = Transaction(conn, db.notifier)
         try:
             yield tx
         finally:
             await tx._rollback_unless_committed()
     except Exception as error:
         if is_connection_failure(error):
-            raise Unavailable("the database connection was lost, retry shortly", retry_after=1) from error
+            raise DatabaseUnavailable("the database connection was lost, retry shortly", retry_after=1) from error
         raise
     finally:
         await conn.close()

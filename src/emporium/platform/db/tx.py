@@ -8,7 +8,7 @@ only workflows may import) can commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import CursorResult
@@ -23,11 +23,13 @@ class TransactionClosed(RuntimeError):
 
 
 class Tx:
-    __slots__ = ("_conn", "_open")
+    __slots__ = ("_conn", "_notify", "_open", "_seen")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._open = True
+        self._notify: set[str] | None = None
+        self._seen: set[Hashable] | None = None
 
     async def execute(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
         """Run one statement; a list of parameter mappings runs it as executemany."""
@@ -38,3 +40,22 @@ class Tx:
     async def scalar(self, statement: Executable, params: Params = None) -> Any:
         result = await self.execute(statement, params)
         return result.scalar()
+
+    def notify_after_commit(self, channel: str) -> None:
+        """NOTIFY `channel` once this transaction has committed (never on rollback; repeats are merged).
+
+        Sent after the COMMIT, not inside the transaction, so the commit does not wait in line for
+        PostgreSQL's notify-queue lock (see `platform.db.notify`)."""
+        if self._notify is None:
+            self._notify = set()
+        self._notify.add(channel)
+
+    def first_time(self, key: Hashable) -> bool:
+        """True the first time `key` is passed in this transaction: for work needed once per transaction
+        (e.g. a transaction-scoped lock, which stays held until the end anyway)."""
+        if self._seen is None:
+            self._seen = set()
+        elif key in self._seen:
+            return False
+        self._seen.add(key)
+        return True

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Text, bindparam, func, select, text, update
+from sqlalchemy import BindParameter, DateTime, Float, Integer, Text, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -18,30 +18,35 @@ from emporium.platform.events.tables import dead_letter, inbox, outbox
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page, page_of
 
-# Dispatchers LISTEN on this channel; a publish NOTIFYs it (delivered at commit, deduplicated per transaction).
+# Dispatchers LISTEN on this channel; a publishing transaction NOTIFYs it once, after its commit.
 WAKE_CHANNEL = "emporium_outbox"
 
-# One statement: take the aggregate's transaction-scoped advisory lock, then insert and notify.
-# The lock makes two transactions publishing for the same aggregate take their `seq` in commit
-# order (the second waits for the first to end), so "lower seq first" is the aggregate's real order.
-_PUBLISH = text(
-    """
-    WITH aggregate_lock AS (
-        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
-    ), wake AS (
-        SELECT pg_notify(:channel, '')
-    )
-    INSERT INTO platform.outbox
-        (id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at)
-    SELECT :id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at
-    FROM aggregate_lock, wake
-    """
-).bindparams(
-    *(bindparam(name, type_=Text) for name in ("channel", "id", "name", "aggregate_type", "aggregate_id", "org_id")),
+_OUTBOX_COLUMNS = "id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at"
+_OUTBOX_VALUES = ":id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at"
+_PUBLISH_PARAMS: tuple[BindParameter[Any], ...] = (
+    *(bindparam(name, type_=Text) for name in ("id", "name", "aggregate_type", "aggregate_id", "org_id")),
     bindparam("version", type_=Integer),
     bindparam("payload", type_=JSONB),
     bindparam("trace_context", type_=JSONB),
     bindparam("occurred_at", type_=DateTime(timezone=True)),
+)
+
+# The first event of an aggregate in a transaction: take the aggregate's transaction-scoped advisory lock,
+# then insert, in one statement. The lock makes two transactions publishing for the same aggregate take
+# their `seq` in commit order (the second waits for the first to end), so "lower seq first" is the
+# aggregate's real order, which the dispatcher's claim relies on (decision 005). It is held until the
+# transaction ends, so later events of the same aggregate in the same transaction skip it (`_INSERT`).
+_PUBLISH_LOCKED = text(
+    f"""
+    WITH aggregate_lock AS (
+        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
+    )
+    INSERT INTO platform.outbox ({_OUTBOX_COLUMNS})
+    SELECT {_OUTBOX_VALUES} FROM aggregate_lock
+    """  # noqa: S608 (constant SQL)
+).bindparams(*_PUBLISH_PARAMS)
+_INSERT = text(f"INSERT INTO platform.outbox ({_OUTBOX_COLUMNS}) VALUES ({_OUTBOX_VALUES})").bindparams(  # noqa: S608
+    *_PUBLISH_PARAMS
 )
 
 # Claim the heads of the pending queue: available, not leased by a live claim, and with no
@@ -87,10 +92,11 @@ class Claimed:
 
 
 async def insert_event(tx: Tx, event: Envelope) -> None:
+    """One statement per event; the dispatchers are woken once, after the transaction commits (decision 021)."""
+    first_of_aggregate = tx.first_time(("outbox.aggregate_lock", event.aggregate_type, event.aggregate_id))
     await tx.execute(
-        _PUBLISH,
+        _PUBLISH_LOCKED if first_of_aggregate else _INSERT,
         {
-            "channel": WAKE_CHANNEL,
             "id": event.id,
             "name": event.name,
             "version": event.version,
@@ -102,6 +108,7 @@ async def insert_event(tx: Tx, event: Envelope) -> None:
             "occurred_at": event.occurred_at,
         },
     )
+    tx.notify_after_commit(WAKE_CHANNEL)
 
 
 def _envelope(row: Any) -> Envelope:
@@ -124,57 +131,75 @@ async def claim(tx: Tx, worker: str, batch: int, lease_seconds: int) -> list[Cla
     return sorted(claimed, key=lambda c: c.seq)
 
 
-async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq.in_(seqs), outbox.c.delivered_at.is_(None))
-        .values(delivered_at=func.now(), delivered_via=via, claimed_by=None, claimed_until=None)
+# The dispatcher's per-batch and per-delivery statements, built once (a call binds values only; bind
+# names are `p_*` because one named like a column is reserved in SET/VALUES).
+_PENDING = outbox.c.delivered_at.is_(None)
+_SEQS = outbox.c.seq.in_(bindparam("p_seqs", expanding=True))
+_MARK_DELIVERED = (
+    update(outbox)
+    .where(_SEQS, _PENDING)
+    .values(delivered_at=func.now(), delivered_via=bindparam("p_via"), claimed_by=None, claimed_until=None)
+)
+_FAILED: dict[str, Any] = {
+    "attempts": bindparam("p_attempts"),
+    "last_error": bindparam("p_error"),
+    "first_failed_at": func.coalesce(outbox.c.first_failed_at, func.now()),
+    "claimed_by": None,
+    "claimed_until": None,
+}
+_MARK_DEAD_LETTERED = (
+    update(outbox)
+    .where(outbox.c.seq == bindparam("p_seq"), _PENDING)
+    .values(**_FAILED, delivered_at=func.now(), delivered_via="dead_letter")
+)
+_SCHEDULE_RETRY = (
+    update(outbox)
+    .where(outbox.c.seq == bindparam("p_seq"), _PENDING)
+    .values(
+        **_FAILED,
+        available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("p_delay", type_=Float)),
     )
+)
+_RELEASE = (
+    update(outbox)
+    .where(_SEQS, outbox.c.claimed_by == bindparam("p_worker"), _PENDING)
+    .values(claimed_by=None, claimed_until=None)
+)
+_PROCESSED = select(inbox.c.consumer, inbox.c.event_id).where(
+    inbox.c.event_id.in_(bindparam("p_event_ids", expanding=True))
+)
+_RECORD_IN_INBOX = (
+    pg_insert(inbox)
+    .values(consumer=bindparam("p_consumer"), event_id=bindparam("p_event_id"))
+    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+    .returning(inbox.c.event_id)
+)
+_IN_INBOX = select(inbox.c.event_id).where(
+    inbox.c.consumer == bindparam("p_consumer"), inbox.c.event_id == bindparam("p_event_id")
+)
+
+
+async def mark_delivered(tx: Tx, seqs: Sequence[int], via: str) -> None:
+    await tx.execute(_MARK_DELIVERED, {"p_seqs": list(seqs), "p_via": via})
 
 
 async def mark_dead_lettered(tx: Tx, seq: int, attempts: int, error: str) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
-        .values(
-            attempts=attempts,
-            last_error=error,
-            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
-            delivered_at=func.now(),
-            delivered_via="dead_letter",
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
+    await tx.execute(_MARK_DEAD_LETTERED, {"p_seq": seq, "p_attempts": attempts, "p_error": error})
 
 
 async def schedule_retry(tx: Tx, seq: int, attempts: int, error: str, delay_seconds: float) -> None:
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq == seq, outbox.c.delivered_at.is_(None))
-        .values(
-            attempts=attempts,
-            last_error=error,
-            first_failed_at=func.coalesce(outbox.c.first_failed_at, func.now()),
-            available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay_seconds),
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
+    params = {"p_seq": seq, "p_attempts": attempts, "p_error": error, "p_delay": delay_seconds}
+    await tx.execute(_SCHEDULE_RETRY, params)
 
 
 async def release(tx: Tx, seqs: Sequence[int], worker: str) -> None:
     """Give claims back (shutdown at a safe point): another dispatcher may take them at once."""
-    await tx.execute(
-        update(outbox)
-        .where(outbox.c.seq.in_(seqs), outbox.c.claimed_by == worker, outbox.c.delivered_at.is_(None))
-        .values(claimed_by=None, claimed_until=None)
-    )
+    await tx.execute(_RELEASE, {"p_seqs": list(seqs), "p_worker": worker})
 
 
 async def processed_consumers(tx: Tx, event_ids: Sequence[str]) -> set[tuple[str, str]]:
     """(consumer, event id) pairs already in the inbox, for a batch about to be delivered."""
-    rows = await tx.execute(select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.event_id.in_(event_ids)))
+    rows = await tx.execute(_PROCESSED, {"p_event_ids": list(event_ids)})
     return {(row.consumer, row.event_id) for row in rows}
 
 
@@ -184,17 +209,12 @@ async def record_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
     A concurrent delivery of the same event waits on the primary key until the
     first transaction ends, then sees the row (False) or takes over if it rolled back.
     """
-    result = await tx.execute(
-        pg_insert(inbox)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
-        .returning(inbox.c.event_id)
-    )
+    result = await tx.execute(_RECORD_IN_INBOX, {"p_consumer": consumer, "p_event_id": event_id})
     return result.first() is not None
 
 
 async def is_in_inbox(tx: Tx, consumer: str, event_id: str) -> bool:
-    found = await tx.scalar(select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
+    found = await tx.scalar(_IN_INBOX, {"p_consumer": consumer, "p_event_id": event_id})
     return found is not None
 
 

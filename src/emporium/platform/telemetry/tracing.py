@@ -6,19 +6,30 @@ tags it with `emporium.module` and `emporium.role`, so a trace reads like the
 architecture: handler -> orchestrator -> workflows -> services -> SQL.
 A `DomainError` is an expected business answer, not a fault: it is recorded
 as the span's `emporium.error_code`, without marking the span as failed.
+
+By default a trace has a span per request, workflow, service and outgoing call
+(HTTP, Redis); a span per SQL statement only with `TRACE_SQL=true`
+(`instrument_engine`). Spans are *recorded* only while something reads them
+(an exporter's span processor is installed): otherwise a span is a bare
+context, ids only, which is what logs (`trace_id`) and propagation
+(`traceparent` on outbox events and outgoing calls) need, and `@traced`
+creates none at all (decision 020).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 from emporium.platform.errors import DomainError
 
@@ -40,6 +51,53 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer("emporium")
 
 
+class _RecordWhileExported(Sampler):
+    """Records (parent-based, as the SDK's default) only once a span processor is installed; before that,
+    every span is dropped: a non-recording span that still has ids and carries its parent's trace state."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._recording = ParentBased(ALWAYS_ON)
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if self.exporting:
+            return self._recording.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(Decision.DROP, None, parent.trace_state if parent.is_valid else None)
+
+    def get_description(self) -> str:
+        return "RecordWhileExported"
+
+
+class EmporiumTracerProvider(TracerProvider):
+    """The SDK provider, recording spans only once a span processor (an exporter) has been added."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.gate = _RecordWhileExported()
+        super().__init__(resource=resource, sampler=self.gate)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.gate.exporting = True
+
+
+def _recording() -> bool:
+    """Whether spans of ours would be recorded: the installed provider has an exporter (or is not ours)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, EmporiumTracerProvider):
+        return provider.gate.exporting
+    return isinstance(provider, TracerProvider)
+
+
 def role_of(module_path: str) -> tuple[str, str]:
     """('emporium.modules.orders.workflows') -> ('orders', 'workflow'); orchestrators -> (name, 'orchestrator')."""
     parts = module_path.split(".")
@@ -57,6 +115,8 @@ def traced(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not _recording():  # nobody reads it; the request's span already carries the trace context
+            return await fn(*args, **kwargs)
         with tracer().start_as_current_span(
             name, attributes=attributes, record_exception=False, set_status_on_exception=False
         ) as span:
@@ -89,12 +149,13 @@ def context_from(carrier: Mapping[str, str]) -> context.Context:
 
 
 def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Install the SDK provider (once per process). Spans always exist, so logs can carry trace ids;
-    they leave the process only when an OTLP endpoint is configured."""
+    """Install the SDK provider (once per process). Span contexts always exist, so logs carry trace ids and
+    calls carry `traceparent`; spans are recorded and leave the process only when an OTLP endpoint is
+    configured (or another span processor is added, as tests do)."""
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = EmporiumTracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -115,8 +176,9 @@ def instrument_libraries() -> None:
 
 
 def instrument_engine(engine: Any) -> None:
-    """A span per SQL statement on this engine. (The instrumentor's `instrument()` works once per process,
-    and each worker, test or CLI command may own several engines, so each gets its own tracer.)"""
+    """A span per SQL statement on this engine: only with `TRACE_SQL=true` (it was most of a checkout's
+    spans). (The instrumentor's `instrument()` works once per process, and each worker, test or CLI
+    command may own several engines, so each gets its own tracer.)"""
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.metrics import get_meter
 
