@@ -147,7 +147,8 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.state.runtime = None
     app.state.database = None
     install_problem_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+    # No spans for the ASGI receive/send messages: two per request, saying nothing the request span does not.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics", exclude_spans=["receive", "send"])
     # Outermost last: context -> limits -> shedding -> authentication -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
     app.add_middleware(

@@ -32,7 +32,7 @@ _FAN_OUT = text(
         ON CONFLICT (endpoint_id, event_id) DO NOTHING
         RETURNING 1
     )
-    SELECT count(*) AS n, CASE WHEN count(*) > 0 THEN pg_notify(:channel, '') END AS notified FROM inserted
+    SELECT count(*) AS n FROM inserted
     """
 )
 
@@ -54,10 +54,12 @@ async def fan_out(
         "wanted": list(wanted),
         "body": body,
         "now": now,
-        "channel": WAKE_CHANNEL,
         "traceparent": current_trace_context().get("traceparent"),
     }
-    return int((await tx.execute(_FAN_OUT, params)).one().n)
+    added = int((await tx.execute(_FAN_OUT, params)).one().n)
+    if added:
+        tx.notify_after_commit(WAKE_CHANNEL)  # after the COMMIT: no wait on the server's notify lock inside it
+    return added
 
 
 _CLAIM = text(
@@ -184,5 +186,5 @@ async def replay(tx: Tx, org_id: str, delivery_id: str, now: datetime) -> dict[s
     )
     row = (await tx.execute(statement)).mappings().one_or_none()
     if row is not None:
-        await tx.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+        tx.notify_after_commit(WAKE_CHANNEL)
     return dict(row) if row else None
