@@ -125,16 +125,22 @@ async def test_thousands_of_orders_a_fifth_rolled_back_after_publishing_deliver_
     owner = shop.owner_principal
 
     async def audit_then_maybe_fail(tx: Tx, context: AuditContext, target_id: str | None) -> None:
-        # place_order's last step before its commit: the order, its stock and its event are all written.
+        # place_order's last step before its commit. The outbox rows are written by the transaction's
+        # last statement, just before COMMIT; the failure comes after it: the event is in the outbox
+        # of a transaction that then rolls back.
         await audit_store.record(tx, context, target_id)
         if context.action == ROLL_BACK:
             assert target_id is not None
-            in_outbox = await tx.scalar(
-                text("SELECT count(*) FROM platform.outbox WHERE aggregate_id = :id AND name = :name"),
-                {"id": target_id, "name": OrderCreated.event_name},
-            )
-            assert in_outbox == 1  # the event is published in this transaction, which now rolls back
-            raise RolledBackOnPurpose(target_id)
+
+            async def fail_after_the_outbox_write(tx: Tx, _: list[object]) -> None:
+                in_outbox = await tx.scalar(
+                    text("SELECT count(*) FROM platform.outbox WHERE aggregate_id = :id AND name = :name"),
+                    {"id": target_id, "name": OrderCreated.event_name},
+                )
+                assert in_outbox == 1  # the event is written in this transaction, which now rolls back
+                raise RolledBackOnPurpose(target_id)
+
+            tx.write_before_commit(fail_after_the_outbox_write, None)
 
     # Only the orders workflows see the failing audit store.
     monkeypatch.setattr(orders_workflows, "audit_store", SimpleNamespace(record=audit_then_maybe_fail))
@@ -191,21 +197,28 @@ async def test_a_transaction_holding_a_lower_seq_open_loses_nothing_when_it_comm
 ) -> None:
     dispatcher = Dispatcher(db, Subscriptions([recording()]), FAST)
     dispatcher.start()
+    early: list[str] = []
+    seen: dict[str, int] = {}
+
+    async def publish_others_before_committing(_tx: Tx, _: list[object]) -> None:
+        # Runs after this transaction's outbox statement took the lower seq, before its COMMIT.
+        early.extend([await _publish(db, f"thg_early_{i}", i) for i in range(20)])
+
+        async def early_ones_delivered() -> bool:
+            return set(await effect_counts(pg, CONSUMER)) == set(early)
+
+        await wait_for(early_ones_delivered, 30, "the later events to be delivered")
+        seen["early_seq"] = await pg.fetchval("SELECT min(seq) FROM platform.outbox WHERE id = ANY($1)", early)
+
     try:
         async with transaction(db) as slow:
-            late = await publish(slow, ThingHappened(thing_id="thg_late", n=0))  # takes the lower seq
-            early = [await _publish(db, f"thg_early_{i}", i) for i in range(20)]
-
-            async def early_ones_delivered() -> bool:
-                return set(await effect_counts(pg, CONSUMER)) == set(early)
-
-            await wait_for(early_ones_delivered, 30, "the later events to be delivered")
-            late_seq = await pg.fetchval("SELECT min(seq) FROM platform.outbox WHERE id = ANY($1)", early)
-            assert late_seq is not None
+            late = await publish(slow, ThingHappened(thing_id="thg_late", n=0))
+            slow.write_before_commit(publish_others_before_committing, None)
             await slow.commit()
         await _drain(pg)
     finally:
         await dispatcher.stop()
+    late_seq = seen["early_seq"]
     counts = await effect_counts(pg, CONSUMER)
     assert counts == dict.fromkeys([*early, late.id], 1)
     assert await pg.fetchval("SELECT seq FROM platform.outbox WHERE id = $1", late.id) < late_seq
@@ -243,17 +256,23 @@ async def test_three_dispatchers_handle_every_event_once_and_keep_each_aggregate
 async def test_publishers_of_one_aggregate_take_their_seq_in_commit_order(
     db: Database, pg: asyncpg.Connection, clean: None
 ) -> None:
-    async with transaction(db) as first:
-        await publish(first, ThingHappened(thing_id="thg_shared", n=1))
-        second = asyncio.create_task(_publish(db, "thg_shared", 2))
+    started: list[asyncio.Task[str]] = []
+
+    async def second_publisher_meets_the_lock(_tx: Tx, _: list[object]) -> None:
+        # Runs after `first` wrote its event (taking the aggregate's lock), before its COMMIT.
+        started.append(asyncio.create_task(_publish(db, "thg_shared", 2)))
 
         async def second_is_waiting() -> bool:
             return bool(await pg.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
 
         await wait_for(second_is_waiting, 10, "the second publisher to wait for the aggregate lock")
-        assert not second.done()
+        assert not started[0].done()
+
+    async with transaction(db) as first:
+        await publish(first, ThingHappened(thing_id="thg_shared", n=1))
+        first.write_before_commit(second_publisher_meets_the_lock, None)
         await first.commit()
-    await second
+    await started[0]
     ns = await pg.fetch("SELECT payload->>'n' AS n FROM platform.outbox WHERE aggregate_id = 'thg_shared' ORDER BY seq")
     assert [r["n"] for r in ns] == ["1", "2"]
 

@@ -47,6 +47,7 @@ class Transaction(Tx):
         self._notifier = notifier
 
     async def commit(self) -> None:
+        await self._flush_deferred()
         self._open = False
         await self._conn.commit()
         if self._notify:

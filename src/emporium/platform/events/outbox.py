@@ -1,8 +1,9 @@
 """`publish(tx, event)`: the one way to emit an event (service role).
 
-The event is written to `platform.outbox` in the caller's transaction, so it
+The event is written to `platform.outbox` in the caller's transaction — all
+the events of a transaction in one statement just before its COMMIT — so it
 exists exactly when the change it describes commits (a rollback leaves
-nothing to deliver), and a NOTIFY wakes the dispatchers at commit.
+nothing to deliver), and a NOTIFY wakes the dispatchers after the commit.
 """
 
 from __future__ import annotations
@@ -53,5 +54,5 @@ async def publish(
     if trace_context is None:
         trace_context = current_trace_context()  # the handlers' spans continue this trace
     envelope = envelope_of(event, org_id=org_id, trace_context=trace_context, occurred_at=occurred_at)
-    await store.insert_event(tx, envelope)
+    store.insert_event(tx, envelope)
     return envelope

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, Float, Integer, Text, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, DateTime, Float, Integer, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -22,32 +23,33 @@ from emporium.platform.pagination import Page, page_of
 WAKE_CHANNEL = "emporium_outbox"
 
 _OUTBOX_COLUMNS = "id, name, version, aggregate_type, aggregate_id, org_id, payload, trace_context, occurred_at"
-_OUTBOX_VALUES = ":id, :name, :version, :aggregate_type, :aggregate_id, :org_id, :payload, :trace_context, :occurred_at"
-_PUBLISH_PARAMS: tuple[BindParameter[Any], ...] = (
-    *(bindparam(name, type_=Text) for name in ("id", "name", "aggregate_type", "aggregate_id", "org_id")),
-    bindparam("version", type_=Integer),
-    bindparam("payload", type_=JSONB),
-    bindparam("trace_context", type_=JSONB),
-    bindparam("occurred_at", type_=DateTime(timezone=True)),
-)
 
-# The first event of an aggregate in a transaction: take the aggregate's transaction-scoped advisory lock,
-# then insert, in one statement. The lock makes two transactions publishing for the same aggregate take
-# their `seq` in commit order (the second waits for the first to end), so "lower seq first" is the
-# aggregate's real order, which the dispatcher's claim relies on (decision 005). It is held until the
-# transaction ends, so later events of the same aggregate in the same transaction skip it (`_INSERT`).
-_PUBLISH_LOCKED = text(
+# Every event of a transaction in one statement, just before its COMMIT (`Tx.write_before_commit`).
+# First the transaction-scoped advisory lock of each aggregate it publishes for, in sorted order (two
+# transactions publishing for the same aggregates cannot deadlock on them): the second of two such
+# transactions waits for the first to end, so the aggregate's events take their `seq` in commit order
+# and "lower seq first" is the aggregate's real order, which the dispatcher's claim relies on (decision
+# 005). Taken at the end, the locks are held only from the insert to the commit. Then the rows, in
+# publish order (`seq` is drawn as they are inserted).
+_PUBLISH = text(
     f"""
-    WITH aggregate_lock AS (
-        SELECT pg_advisory_xact_lock(hashtextextended(:aggregate_type || '/' || :aggregate_id, 0))
+    WITH locks AS (
+        SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:lock_keys AS text[])) AS k
+    ), events AS (
+        SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:names AS text[]), CAST(:versions AS integer[]),
+                             CAST(:aggregate_types AS text[]), CAST(:aggregate_ids AS text[]),
+                             CAST(:org_ids AS text[]), CAST(:payloads AS text[]), CAST(:trace_contexts AS text[]),
+                             CAST(:occurred AS timestamptz[]))
+               WITH ORDINALITY AS e(id, name, version, aggregate_type, aggregate_id, org_id, payload,
+                                    trace_context, occurred_at, n)
     )
     INSERT INTO platform.outbox ({_OUTBOX_COLUMNS})
-    SELECT {_OUTBOX_VALUES} FROM aggregate_lock
+    SELECT id, name, version, aggregate_type, aggregate_id, org_id, CAST(payload AS jsonb),
+           CAST(trace_context AS jsonb), occurred_at
+      FROM events CROSS JOIN (SELECT count(*) FROM locks) AS locked
+     ORDER BY n
     """  # noqa: S608 (constant SQL)
-).bindparams(*_PUBLISH_PARAMS)
-_INSERT = text(f"INSERT INTO platform.outbox ({_OUTBOX_COLUMNS}) VALUES ({_OUTBOX_VALUES})").bindparams(  # noqa: S608
-    *_PUBLISH_PARAMS
-)
+).bindparams(bindparam("occurred", type_=ARRAY(DateTime(timezone=True))))
 
 # Claim the heads of the pending queue: available, not leased by a live claim, and with no
 # earlier pending event of the same aggregate (so each aggregate's events go one at a time,
@@ -91,24 +93,29 @@ class Claimed:
     first_failed_at: datetime | None
 
 
-async def insert_event(tx: Tx, event: Envelope) -> None:
-    """One statement per event; the dispatchers are woken once, after the transaction commits (decision 021)."""
-    first_of_aggregate = tx.first_time(("outbox.aggregate_lock", event.aggregate_type, event.aggregate_id))
+def insert_event(tx: Tx, event: Envelope) -> None:
+    """Queue the event for the transaction's one outbox statement before COMMIT; the dispatchers are woken
+    once, after the transaction commits (decision 021)."""
+    tx.write_before_commit(_insert_events, event)
+    tx.notify_after_commit(WAKE_CHANNEL)
+
+
+async def _insert_events(tx: Tx, events: list[Envelope]) -> None:
     await tx.execute(
-        _PUBLISH_LOCKED if first_of_aggregate else _INSERT,
+        _PUBLISH,
         {
-            "id": event.id,
-            "name": event.name,
-            "version": event.version,
-            "aggregate_type": event.aggregate_type,
-            "aggregate_id": event.aggregate_id,
-            "org_id": event.org_id,
-            "payload": event.payload,
-            "trace_context": event.trace_context,
-            "occurred_at": event.occurred_at,
+            "lock_keys": sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events}),
+            "ids": [e.id for e in events],
+            "names": [e.name for e in events],
+            "versions": [e.version for e in events],
+            "aggregate_types": [e.aggregate_type for e in events],
+            "aggregate_ids": [e.aggregate_id for e in events],
+            "org_ids": [e.org_id for e in events],
+            "payloads": [json.dumps(e.payload) for e in events],
+            "trace_contexts": [json.dumps(e.trace_context) for e in events],
+            "occurred": [e.occurred_at for e in events],
         },
     )
-    tx.notify_after_commit(WAKE_CHANNEL)
 
 
 def _envelope(row: Any) -> Envelope:
