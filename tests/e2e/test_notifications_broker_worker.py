@@ -157,6 +157,7 @@ async def test_a_notifications_worker_process_sends_the_confirmation_email_and_w
                 sorted(WEBHOOK_EVENT_NAMES),
             )
             [created_event] = [e["id"] for e in events if e["name"] == "orders.order_created"]
+            [paid_event] = [e["id"] for e in events if e["name"] == "orders.order_paid"]
             assert len(events) >= 2, events  # the checkout's payment events too
 
             async def handled() -> bool:
@@ -192,9 +193,11 @@ async def test_a_notifications_worker_process_sends_the_confirmation_email_and_w
     )
     assert {r["delivered_via"] for r in via} == {"broker"}
     consumers = await pg.fetch("SELECT consumer FROM platform.inbox WHERE event_id = $1", created_event)
+    assert {r["consumer"] for r in consumers} == {"notifications.webhooks"}  # nothing is confirmed before payment
+    consumers = await pg.fetch("SELECT consumer FROM platform.inbox WHERE event_id = $1", paid_event)
     assert {r["consumer"] for r in consumers} == {"notifications.order_confirmation", "notifications.webhooks"}
     messages = await pg.fetch(
-        "SELECT consumer, recipient, status FROM notifications.message WHERE event_id = $1", created_event
+        "SELECT consumer, recipient, status FROM notifications.message WHERE event_id = $1", paid_event
     )
     assert [dict(m) for m in messages] == [
         {"consumer": "notifications.order_confirmation", "recipient": buyer, "status": "sent"}
