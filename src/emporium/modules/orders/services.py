@@ -1,4 +1,7 @@
-"""Orders storage (service role) and the catalog calls an order makes in its own transaction."""
+"""Orders storage (service role) and the calls an order makes to other modules' apis in its own transaction.
+
+The calls to other modules are thin and untraced: the api function they call has its own span.
+"""
 
 from __future__ import annotations
 
@@ -27,23 +30,19 @@ def _stock(lines: Sequence[OrderLine]) -> list[catalog_api.StockLine]:
     return [catalog_api.StockLine(line.sku, line.quantity) for line in lines]
 
 
-@traced
 async def reserve_stock(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine]:
     """Reserve the wanted lines and price them (one statement in the catalog)."""
     return await catalog_api.reserve_stock(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
 
 
-@traced
 async def release_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.release_stock(tx, org_id, _stock(lines))
 
 
-@traced
 async def commit_stock(tx: Tx, org_id: str, order_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.commit_stock(tx, org_id, _stock(lines), actor_id=order_id, reason=f"order {order_id} shipped")
 
 
-@traced
 async def capture_mode_of(tx: Tx, org_id: str) -> CaptureMode:
     return CaptureMode(await identity_api.capture_mode(tx, org_id))
 
@@ -54,14 +53,12 @@ Payment = payments_api.Payment
 AuthorizationResult = payments_api.AuthorizationResult
 
 
-@traced
 async def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payment:
     return await payments_api.open_payment(
         tx, org_id=placed.org_id, order_id=placed.id, provider=provider, amount=placed.total, card_token=card_token
     )
 
 
-@traced
 async def record_payment(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment:
     return await payments_api.record_authorization(tx, payment, result)
 
