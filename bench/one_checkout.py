@@ -29,7 +29,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -44,11 +44,19 @@ STATS_SETTLE_LIMIT_SECONDS = 40
 MEASURED = 3
 
 
+def _upstream(url: str) -> tuple[str, int]:
+    """Where the server listens: host and port, or the unix socket directory (`?host=/dir`) and port."""
+    parts = urlsplit(url)
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    return (socket_dir or parts.hostname or "127.0.0.1", parts.port or 5432)
+
+
 def _proxied(url: str, port: int) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])  # TCP to the proxy, not the socket
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host, query=query))
 
 
 def _log_path(logfile: str | None, data_directory: str, major: str) -> Path | None:
@@ -151,8 +159,7 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
         result["statement_log_file"] = str(log_path) if log_path else None
 
         _org_id, owner_key = seed.create_shop(url)
-        parts = urlsplit(url)
-        proxy = await WireCounter(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+        proxy = await WireCounter(*_upstream(url)).start()
         proxied = _proxied(url, proxy.port)
         config = Config(
             database_url=proxied,

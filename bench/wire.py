@@ -110,6 +110,7 @@ class _ServerStream:
 
 class WireCounter:
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        """`upstream_host` may be a directory: PostgreSQL's unix socket there (as the embedded server uses)."""
         self.upstream = (upstream_host, upstream_port)
         self.counts = Counts()
         self.server: asyncio.Server | None = None
@@ -127,7 +128,11 @@ class WireCounter:
                 await asyncio.wait_for(self.server.wait_closed(), 5)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        host, port = self.upstream
+        if host.startswith("/"):
+            upstream_reader, upstream_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+        else:
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
         self.counts.connections += 1
         stream = _ClientStream(self.counts)
         answers = _ServerStream(stream)
