@@ -93,3 +93,32 @@ def test_orchestrators_hold_no_status_literal() -> None:
 def test_the_status_literal_check_would_catch_one() -> None:
     tree = ast.parse('if payment.status == "captured":\n    pass\n')
     assert _status_literals(tree, {"captured"}) == [(1, "captured")]
+
+
+def _engine_sessions(tree: ast.Module) -> list[int]:
+    """Lines that open a connection or transaction on an engine directly (`x.engine.begin()` / `.connect()`)."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"begin", "connect"}
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "engine"
+    ]
+
+
+def test_only_platform_db_opens_engine_connections() -> None:
+    """Business outcomes use `transaction()` (workflows only); the rest goes through `platform.db.standalone`,
+    whose importers an import-linter contract names. Nothing reaches for `db.engine` to bypass both."""
+    found = {
+        str(path.relative_to(SRC)): lines
+        for path, tree in _sources()
+        if not path.is_relative_to(SRC / "platform" / "db") and (lines := _engine_sessions(tree))
+    }
+    assert found == {}
+
+
+def test_the_engine_check_would_catch_a_service_opening_a_transaction() -> None:
+    tree = ast.parse("async def insert(db):\n    async with db.engine.begin() as conn:\n        pass\n")
+    assert _engine_sessions(tree) == [2]

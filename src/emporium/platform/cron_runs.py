@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, DateTime, Index, Table, Text, UniqueConstraint, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from emporium.platform.db import standalone
 from emporium.platform.db.engine import Database
 from emporium.platform.db.schema import metadata
 from emporium.platform.ids import new_id
@@ -49,13 +50,13 @@ async def record_run_start(db: Database, job: str, slot: int, instance: str) -> 
         .on_conflict_do_nothing(index_elements=["job", "slot"])
         .returning(job_run.c.id)
     )
-    async with db.engine.begin() as conn:  # bookkeeping, not a business outcome
+    async with standalone.autocommit(db) as conn:  # bookkeeping, not a business outcome
         run_id: str | None = (await conn.execute(statement)).scalar()
     return run_id
 
 
 async def record_run_end(db: Database, run_id: str, outcome: str, detail: str | None) -> None:
-    async with db.engine.begin() as conn:
+    async with standalone.autocommit(db) as conn:
         await conn.execute(
             update(job_run).where(job_run.c.id == run_id).values(outcome=outcome, detail=detail, finished_at=func.now())
         )
@@ -65,5 +66,5 @@ async def recent_runs(db: Database, job: str | None = None, limit: int = 50) -> 
     query = select(job_run).order_by(job_run.c.started_at.desc()).limit(limit)
     if job:
         query = query.where(job_run.c.job == job)
-    async with db.engine.connect() as conn:
+    async with standalone.autocommit(db) as conn:
         return [JobRun(**row._mapping) for row in await conn.execute(query)]

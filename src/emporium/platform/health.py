@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from emporium.platform.db import standalone
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import VERSION_TABLE_SCHEMA
 
@@ -20,7 +21,7 @@ class Readiness:
 
 async def check_readiness(db: Database, expected_revision: str | None) -> Readiness:
     try:
-        async with db.engine.connect() as conn:
+        async with standalone.autocommit(db) as conn:
             revision = await conn.scalar(text(_CURRENT_REVISION))
     except Exception as error:  # any failure to read means "not ready", never a 500
         return Readiness(False, f"database not reachable or not migrated: {type(error).__name__}")

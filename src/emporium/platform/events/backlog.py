@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import text
 
+from emporium.platform.db import standalone
 from emporium.platform.db.engine import Database
 
 _log = structlog.stdlib.get_logger("emporium.events")
@@ -92,7 +93,7 @@ def assess(reading: Reading, settings: BacklogSettings, last_progress_at: float)
 
 async def read(db: Database, clock: Callable[[], float] = time.monotonic) -> Reading:
     """One sample: a single read-only statement on two indexes."""
-    async with db.engine.connect() as conn:
+    async with standalone.autocommit(db) as conn:
         row = (await conn.execute(_SAMPLE)).one()
     head = None if row.head_seq is None else int(row.head_seq)
     size = 0 if head is None or row.last_seq is None else int(row.last_seq) - head + 1
@@ -101,7 +102,7 @@ async def read(db: Database, clock: Callable[[], float] = time.monotonic) -> Rea
 
 async def dead_letters(db: Database) -> int:
     """Dead letters not yet replayed (for the /metrics gauge)."""
-    async with db.engine.connect() as conn:
+    async with standalone.autocommit(db) as conn:
         return int((await conn.execute(_DEAD_LETTERS)).scalar_one())
 
 

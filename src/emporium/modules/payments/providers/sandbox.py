@@ -35,6 +35,7 @@ from emporium.modules.payments.domain import (
     ProviderTimeout,
 )
 from emporium.modules.payments.tables import sandbox_ledger as ledger
+from emporium.platform.db import standalone
 from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
@@ -72,10 +73,10 @@ class SandboxProvider:
         A one-statement operation runs in autocommit: one round trip, no BEGIN/COMMIT."""
         try:
             if autocommit:
-                async with self._db.engine.connect() as plain:
-                    yield await plain.execution_options(isolation_level="AUTOCOMMIT")
+                async with standalone.autocommit(self._db) as conn:
+                    yield conn
                 return
-            async with self._db.engine.begin() as conn:
+            async with standalone.transaction(self._db) as conn:
                 yield conn
         except Exception as error:
             if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
@@ -163,7 +164,7 @@ class SandboxProvider:
             return await _write(conn, "refund", idempotency_key, provider_ref, "refunded", amount)
 
     async def get(self, *, idempotency_key: str, provider_ref: str | None) -> ProviderCharge | None:
-        async with self._db.engine.connect() as conn:
+        async with standalone.autocommit(self._db) as conn:
             if provider_ref is not None:
                 query = select(ledger).where(ledger.c.operation == "authorize", ledger.c.charge_id == provider_ref)
                 row = (await conn.execute(query)).one_or_none()
