@@ -34,6 +34,7 @@ from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
+from emporium.platform.http.input_policy import InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
@@ -148,7 +149,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.state.database = None
     install_problem_handlers(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
-    # Outermost last: context -> limits -> shedding -> authentication -> rate limits -> audit -> routes.
+    # Outermost last: context -> limits -> input policy -> shedding -> authentication -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
     app.add_middleware(
         RateLimitMiddleware,
@@ -169,6 +170,8 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
         ),
         backlog=_backlog(app),
     )
+    # Before authentication: a NUL in a credential or an id must not reach a database lookup.
+    app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(
         LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout
     )

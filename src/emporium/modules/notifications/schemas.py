@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from emporium.modules.notifications.domain import EVENT_TYPE
 from emporium.platform.http.schemas import Body
@@ -31,10 +32,10 @@ class WebhookEndpointIn(Body):
 
 
 class WebhookEndpointUpdate(Body):
-    url: Url | None = None
-    description: str | None = Field(None, max_length=500)
-    event_types: EventTypes | None = None
-    enabled: bool | None = None
+    url: Url | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = Field(None, max_length=500)
+    event_types: EventTypes | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
 
     @field_validator("url", "description", "event_types", "enabled")
     @classmethod
