@@ -34,7 +34,7 @@ from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.health import health_router
-from emporium.platform.http.input_policy import InputPolicyMiddleware
+from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
@@ -149,7 +149,8 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.state.database = None
     install_problem_handlers(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
-    # Outermost last: context -> limits -> input policy -> shedding -> authentication -> rate limits -> audit -> routes.
+    # Outermost last: context -> limits -> input policy (path, query, headers) -> shedding -> authentication
+    # -> body policy -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
     app.add_middleware(
         RateLimitMiddleware,
@@ -159,6 +160,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
             per_org=Bucket(settings.rate_limit_per_org, max(1, int(settings.rate_limit_per_org * 2))),
         ),
     )
+    app.add_middleware(BodyPolicyMiddleware)
     app.add_middleware(AuthenticationMiddleware, authenticator=_authenticator, jwt_verifier=_jwt_verifier)
     app.add_middleware(
         LoadSheddingMiddleware,

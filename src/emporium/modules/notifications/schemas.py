@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, TypeAdapter, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from emporium.modules.notifications.domain import EVENT_TYPE
@@ -21,7 +21,20 @@ def _event_types(values: list[str]) -> list[str]:
 
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]]),
                        AfterValidator(_event_types)]  # fmt: skip
-Url = Annotated[HttpUrl, Field(max_length=2000, examples=["https://hooks.example.com/emporium"])]
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    """Checked as an http(s) URL but stored as sent: normalising (a "/" appended) must not push it past the limit."""
+    _HTTP_URL.validate_python(value)
+    return value
+
+
+Url = Annotated[
+    str,
+    Field(max_length=2000, json_schema_extra={"format": "uri"}, examples=["https://hooks.example.com/emporium"]),
+    AfterValidator(_http_url),
+]
 
 
 class WebhookEndpointIn(Body):

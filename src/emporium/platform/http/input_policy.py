@@ -27,6 +27,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emporium.platform.auth.gate import PRINCIPAL_KEY
 from emporium.platform.errors import FieldError
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 from emporium.platform.input_rules import INT64_MAX, INT64_MIN, unstorable_text
@@ -88,7 +89,8 @@ def _refuse_constant(name: str) -> Any:
     raise _invalid("body", "json_invalid", f"{name} is not JSON")
 
 
-def check_json_body(body: bytes) -> None:
+def check_json_body(body: bytes, *, structure: bool = True) -> None:
+    """`structure=False` lets a body that is not JSON through (the route refuses it); values are still checked."""
     try:
         document = json.loads(body, parse_constant=_refuse_constant)
     except _Refused:
@@ -96,6 +98,8 @@ def check_json_body(body: bytes) -> None:
     except RecursionError:
         raise _invalid("body", "too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels") from None
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        if not structure:
+            return
         position = f" at character {error.pos}" if isinstance(error, json.JSONDecodeError) else ""
         raise _Refused(400, "malformed_json", "The body is not valid JSON", f"the body is not valid JSON{position}: "
                        f"{getattr(error, 'msg', 'it is not UTF-8')}", []) from None  # fmt: skip
@@ -160,24 +164,36 @@ async def _send_refusal(send: Send, scope: Scope, refused: _Refused) -> None:
 
 
 class InputPolicyMiddleware:
-    """Refuses unstorable input before authentication; the body is read once and replayed to the app."""
+    """Refuses unstorable text in the path, query string and headers, before authentication reads a credential."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            check_head(scope)
-        except _Refused as refused:
-            await _send_refusal(send, scope, refused)
-            return
-        if scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            try:
+                check_head(scope)
+            except _Refused as refused:
+                await _send_refusal(send, scope, refused)
+                return
+        await self.app(scope, receive, send)
 
+
+class BodyPolicyMiddleware:
+    """Refuses a body that is not JSON or carries what cannot be stored; reads it once and replays it to the app.
+
+    It sits after authentication: an anonymous caller's malformed body is left to
+    the route, which answers 401 before parsing anything (no schema is taught to
+    strangers); unstorable values are refused for everyone, since no route can take them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
         chunks: list[bytes] = []
         more = True
         while more:
@@ -188,12 +204,14 @@ class InputPolicyMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         content_type = next((v for k, v in scope.get("headers", ()) if k == b"content-type"), None)
+        anonymous = scope.get("state", {}).get(PRINCIPAL_KEY) is None
         try:
             if body and not _is_json(content_type):
-                raise _Refused(415, "unsupported_media_type", "Unsupported media type",
-                               "request bodies are JSON: send `Content-Type: application/json`", [])  # fmt: skip
-            if body:
-                check_json_body(body)
+                if not anonymous:
+                    raise _Refused(415, "unsupported_media_type", "Unsupported media type",
+                                   "request bodies are JSON: send `Content-Type: application/json`", [])  # fmt: skip
+            elif body:
+                check_json_body(body, structure=not anonymous)
         except _Refused as refused:
             await _send_refusal(send, scope, refused)
             return
