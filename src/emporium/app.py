@@ -26,6 +26,7 @@ from emporium.modules.orders.handlers import router as orders_router
 from emporium.modules.payments.handlers import router as payments_router
 from emporium.modules.payments.webhooks import router as provider_webhooks_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
+from emporium.platform.auth.gate import GATED_MARK
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
 from emporium.platform.db.engine import Database
@@ -38,6 +39,7 @@ from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolic
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
+from emporium.platform.http.openapi import truthful_openapi
 from emporium.platform.http.problems import install_problem_handlers
 from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
 from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
@@ -187,4 +189,5 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.include_router(payments_router)
     app.include_router(provider_webhooks_router)  # public: the provider's signature authenticates it
     app.include_router(events_admin_router)
+    app.openapi = lambda: truthful_openapi(app, GATED_MARK)  # type: ignore[method-assign]
     return app

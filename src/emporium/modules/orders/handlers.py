@@ -52,7 +52,10 @@ IDEMPOTENCY_HEADER = {
     response_model=OrderOut,
     openapi_extra=IDEMPOTENCY_HEADER,
     responses={
-        202: {"description": "Placed; the payment outcome is not known yet (it is settled automatically)"},
+        202: {
+            "model": OrderOut,
+            "description": "Placed; the payment outcome is not known yet (it is settled automatically)",
+        },
         402: {"description": "The payment was declined; the order is cancelled and its stock released"},
         409: {"description": "Out of stock, or the same Idempotency-Key is still in flight"},
     },
