@@ -182,12 +182,12 @@ def _fix_operation(method: str, operation: dict[str, Any], gated: bool) -> None:
         responses[str(status)] = problem
     success_headers = ["X-Request-ID", *(["RateLimit", "RateLimit-Policy"] if gated else [])]
     success_headers += ["Idempotent-Replayed"] if idempotent else []
-    for status, response in responses.items():
-        if status.startswith("2"):
-            headers = response.setdefault("headers", {})
+    for code, response in responses.items():
+        if code.startswith("2"):
+            declared_headers = response.setdefault("headers", {})
             for name in success_headers:
-                headers.setdefault(name, {"$ref": f"#/components/headers/{name}"})
-            if status == "204":
+                declared_headers.setdefault(name, {"$ref": f"#/components/headers/{name}"})
+            if code == "204":
                 response.pop("content", None)
     operation["security"] = [{"apiKey": []}, {"jwt": []}] if gated else []
 
@@ -260,6 +260,6 @@ def truthful_openapi(app: FastAPI, gated_mark: str) -> dict[str, Any]:
     for old, new in renames.items():
         if components["schemas"][new].get("title") == old:
             components["schemas"][new]["title"] = new
-    document = _rename_refs(document, renames)
-    app.openapi_schema = document
-    return document
+    renamed: dict[str, Any] = _rename_refs(document, renames)
+    app.openapi_schema = renamed
+    return renamed
