@@ -1,0 +1,102 @@
+"""Edges a client library trips over: Allow on 405, Connection: close on 413, strict JSON types, clear messages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.api.test_edge import assert_problem
+from tests.support.identity import Tenant, bearer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/products", "GET, POST"),
+        ("PUT", "/v1/products/prd_x", "GET, PATCH, DELETE"),
+        ("GET", "/v1/orders/ord_x/cancel", "POST"),
+        ("DELETE", "/v1/orders", "GET, POST"),
+    ],
+)
+async def test_405_allow_lists_every_method_of_the_path(
+    app_client: httpx.AsyncClient, tenant: Tenant, method: str, path: str, allow: str
+) -> None:
+    response = await app_client.request(method, path, headers=bearer(tenant.owner_key))
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allow
+
+
+async def test_a_413_tells_the_client_to_close_the_connection(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    async def stream() -> AsyncIterator[bytes]:  # chunked: refused while it arrives, the rest is never read
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    headers = {**bearer(tenant.owner_key), "content-type": "application/json"}
+    streamed = await app_client.post("/v1/categories", headers=headers, content=stream())
+    assert_problem(streamed, 413, "payload_too_large")
+    assert streamed.headers["connection"] == "close"
+    declared = await app_client.post("/v1/categories", headers=headers, content=b"x" * 1_100_000)
+    assert declared.status_code == 413 and declared.headers["connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"sku": "S1", "name": "n", "price": {"amount": "5", "currency": "EUR"}}, "price.amount", "int_type"),
+        ({"sku": "S1", "name": "n", "price": {"amount": True, "currency": "EUR"}}, "price.amount", "int_type"),
+        ({"sku": "S1", "name": "n", "price": {"amount": 5, "currency": "EUR"}, "active": "yes"}, "active", "bool_type"),
+        ({"sku": "S1", "name": "n", "price": {"amount": 5, "currency": "EUR"}, "active": 0}, "active", "bool_type"),
+        (
+            {"sku": "S1", "name": "n", "price": {"amount": 5, "currency": "EUR"}, "description": "x" * 5000 + " "},
+            "description",
+            "string_too_long",
+        ),
+    ],
+)
+async def test_json_types_are_taken_as_sent(
+    app_client: httpx.AsyncClient, tenant: Tenant, body: dict[str, object], field: str, rule: str
+) -> None:
+    response = await app_client.post("/v1/products", json=body, headers=bearer(tenant.owner_key))
+    problem = assert_problem(response, 422, "validation_failed")
+    assert {"field": field, "rule": rule} in [{k: e[k] for k in ("field", "rule")} for e in problem["errors"]]  # type: ignore[attr-defined]
+
+
+async def test_a_number_is_not_a_date(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await app_client.get("/v1/audit-log?to=0.5", headers=bearer(tenant.owner_key))
+    problem = assert_problem(response, 422, "validation_failed")
+    assert "RFC 3339" in str(problem["detail"])
+
+
+async def test_a_body_that_is_not_json_is_a_415_saying_what_to_send(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await app_client.post(
+        "/v1/categories",
+        content=b"name=Shirts",
+        headers={**bearer(tenant.owner_key), "content-type": "application/x-www-form-urlencoded"},
+    )
+    problem = assert_problem(response, 415, "unsupported_media_type")
+    assert "Content-Type: application/json" in str(problem["detail"])
+
+
+async def test_a_broken_json_body_is_a_400_saying_where(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await app_client.post(
+        "/v1/categories",
+        content=b'{"name": "x",}',
+        headers={**bearer(tenant.owner_key), "content-type": "application/json"},
+    )
+    problem = assert_problem(response, 400, "malformed_json")
+    assert "at character 13" in str(problem["detail"])
+
+
+async def test_a_webhook_url_of_the_documented_maximum_length_is_accepted(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    url = "https://hooks.example.com/" + "a" * (2000 - len("https://hooks.example.com/"))
+    response = await app_client.post(
+        "/v1/webhook-endpoints", json={"url": url, "event_types": ["*"]}, headers=bearer(tenant.owner_key)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["url"] == url
