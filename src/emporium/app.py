@@ -34,6 +34,7 @@ from emporium.platform.events import workflows as event_workflows
 from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
+from emporium.platform.http.docs import mount_docs
 from emporium.platform.http.health import health_router
 from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
@@ -143,7 +144,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
         version=__version__,
         summary="Commerce backend: catalog, orders, payments, notifications, identity.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by mount_docs from packaged assets, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -182,6 +183,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.add_middleware(RequestContextMiddleware)
 
     _mount_probes(app)
+    mount_docs(app)
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(notifications_router)
