@@ -17,14 +17,14 @@ from tests.support.identity import Tenant
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium")
 
 
 async def test_docs_render_offline_authorize_and_execute_a_call(
     database_url: str, tenant: Tenant, tmp_path: Path
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
-    if not Path(CHROMIUM).exists():
+    if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     server = ServerProcess({"DATABASE_URL": database_url, "CRON_ENABLED": "false"}, tmp_path / "server.log")
     outside: list[str] = []
