@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, Strict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from emporium.modules.catalog.domain import MAX_QUANTITY, AdjustmentKind
-from emporium.platform.http.schemas import Body, EnumText
-from emporium.platform.money import CURRENCY_EXPONENTS, Money
+from emporium.platform.http.schemas import Body, Currency, EnumText
+from emporium.platform.money import Money
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 MAX_ATTRIBUTES_BYTES = 16_384
@@ -21,12 +21,6 @@ MANUAL_ADJUSTMENTS = frozenset({AdjustmentKind.RESTOCK, AdjustmentKind.CORRECTIO
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["TSHIRT-RED-M"])]
 ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", examples=["Red T-shirt, M"])]
 Description = Annotated[str, Field(max_length=5_000)]
-
-
-def _currency(value: str) -> str:
-    if value not in CURRENCY_EXPONENTS:
-        raise ValueError("must be an ISO 4217 currency code this service supports, e.g. EUR")
-    return value
 
 
 def _attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +34,7 @@ Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_at
 
 class MoneyIn(Body):
     amount: int = Field(ge=0, le=10**12, description="Integer minor units (cents for EUR).", examples=[1999])
-    currency: Annotated[str, AfterValidator(_currency)] = Field(examples=["EUR"])
+    currency: Currency
 
 
 class MoneyOut(BaseModel):
@@ -132,6 +126,18 @@ class InventoryOut(BaseModel):
 
 
 class AdjustmentIn(Body):
+    # The kind bounds the quantity: the document says so, so a generated request that fits it is one we take.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "restock"}}},
+                    "then": {"properties": {"quantity": {"minimum": 1}}},
+                },
+                {"not": {"properties": {"quantity": {"const": 0}}, "required": ["quantity"]}},
+            ]
+        }
+    )
     kind: Annotated[AdjustmentKind, Strict(False), EnumText(MANUAL_ADJUSTMENTS)] = Field(
         description="`restock` (positive quantity) or `correction` (any non-zero)."
     )

@@ -30,6 +30,9 @@ _PARAM = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")  # ASCII digits only: int() takes '+5', ' 5', '5_0' too
 RESERVED = frozenset({"cursor", "limit", "sort"})
 MAX_IN_VALUES = 100
+MAX_TEXT_FILTER = 200
+# What `[in]` takes, as a regex for the OpenAPI document: 1 to 100 non-empty values (empty ones are skipped).
+_IN_PATTERN = f"^,*[^,\\u0000]{{1,{MAX_TEXT_FILTER}}}(,+[^,\\u0000]{{1,{MAX_TEXT_FILTER}}}){{0,{MAX_IN_VALUES - 1}}},*$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,8 @@ def _convert(param: str, spec: Filter, raw: str) -> Any:
         if raw not in {"true", "false"}:
             raise _invalid(param, "bool_parsing", "must be true or false")
         return raw == "true"
-    if len(raw) > 200:
-        raise _invalid(param, "string_too_long", "must be at most 200 characters")
+    if len(raw) > MAX_TEXT_FILTER:
+        raise _invalid(param, "string_too_long", f"must be at most {MAX_TEXT_FILTER} characters")
     return raw
 
 
@@ -201,10 +204,16 @@ def openapi_parameters(resource: Resource) -> list[dict[str, Any]]:
         for op in sorted(spec.ops):
             key = name if op is Op.EQ else f"{name}[{op.value}]"
             schema: dict[str, Any] = {"type": json_type[spec.type]}
+            if spec.type is str:
+                schema["maxLength"] = MAX_TEXT_FILTER
             if spec.choices is not None:
                 schema = {"type": "string", "enum": sorted(spec.choices)}
             if op is Op.IN:
-                schema = {"type": "string", "description": f"comma-separated, up to {MAX_IN_VALUES} values"}
+                schema = {
+                    "type": "string",
+                    "pattern": _IN_PATTERN,
+                    "description": f"comma-separated, 1 to {MAX_IN_VALUES} values",
+                }
             param: dict[str, Any] = {
                 "name": key,
                 "in": "query",

@@ -24,7 +24,7 @@ _READ_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": _ETAG_HEADE
 _CREATED_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"headers": {**_ETAG_HEADER, "Location": {"$ref": "#/components/headers/Location"}}}
 }
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+_ETAG = re.compile(r'^(?:(?:W/)?"(\d{1,18})"|(\d{1,18}))$')  # a bare version number is taken too
 
 
 def etag(version: int) -> str:
@@ -38,7 +38,7 @@ def if_match_version(request: Request) -> int | None:
     match = _ETAG.match(raw.strip())
     if match is None:
         raise BadRequest('If-Match must be an ETag this API returned, such as "3"', header="If-Match")
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))
 
 
 def _created_model(resource: Resource) -> type[BaseModel] | None:

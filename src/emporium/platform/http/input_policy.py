@@ -6,8 +6,8 @@ before authentication or any handler sees it, so no endpoint has to remember:
 - strings are free of NUL and of unpaired UTF-16 surrogates (PostgreSQL refuses
   both in `text` and `jsonb`, which used to surface as a 500);
 - a query string is valid percent-encoded UTF-8;
-- JSON numbers are finite and integers fit in 64 bits (every integer column is
-  at most a BIGINT); `NaN`/`Infinity` (which Python's parser accepts) are refused;
+- JSON numbers are finite and within ±2^63, so integers fit in 64 bits (every
+  integer column is at most a BIGINT); `NaN`/`Infinity` (which Python's parser accepts) are refused;
 - JSON nesting stays shallow (a deep `[[[[…` would exhaust the parser's stack);
 - a body sent to the API is JSON: another media type is a 415, not a confusing
   "Input should be a valid dictionary".
@@ -81,8 +81,8 @@ def check_json_document(document: Any) -> None:
             continue
         elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
             raise _invalid(field, "int64_range", f"integers must be from {INT64_MIN} to {INT64_MAX}")
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise _invalid(field, "finite_number", "numbers must be finite (no NaN, Infinity or overflow)")
+        elif isinstance(value, float) and not (math.isfinite(value) and INT64_MIN <= value <= INT64_MAX):
+            raise _invalid(field, "number_range", f"numbers must be finite and from {INT64_MIN} to {INT64_MAX}")
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,6 +12,8 @@ and the error mapping really do:
 - request headers (`If-Match` with its ETag pattern where 412 is possible,
   `Idempotency-Key` with its pattern) and response headers (`ETag`, `Location`,
   `Idempotent-Replayed`, `Retry-After`, `RateLimit`, `RateLimit-Policy`, `X-Request-ID`);
+- request schemas as strict as the input policy: text without NUL, integers
+  within 64 bits, free-form JSON as `JsonValue`;
 - component names that read as API names (`Product`, `ProductPage`), not
   Python ones (`PageOut_ProductOut_`, `emporium__modules__…__MoneyOut`).
 
@@ -30,10 +32,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from emporium.platform.http.input_policy import MAX_JSON_DEPTH
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE
+from emporium.platform.input_rules import INT64_MAX, INT64_MIN
 
 IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,255}$"  # 1-255 visible ASCII characters, as platform.http.idempotency checks
-ETAG_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
+ETAG_PATTERN = r'^(\*|[0-9]{1,18}|(W/)?"[0-9]{1,18}")$'
 
 _REASONS = {
     400: "The request is malformed: a body that is not JSON, or a header in the wrong form",
@@ -192,6 +196,82 @@ def _fix_operation(method: str, operation: dict[str, Any], gated: bool) -> None:
     operation["security"] = [{"apiKey": []}, {"jwt": []}] if gated else []
 
 
+TEXT_PATTERN = "^[^\\u0000]*$"  # ECMA and Python regex alike: no NUL (the input policy refuses it)
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "title": "JsonValue",
+    "description": "Free-form JSON the server can store: text without NUL, numbers within ±2^63, "
+    f"nesting up to {MAX_JSON_DEPTH} levels.",
+    "anyOf": [
+        {"type": "string", "pattern": TEXT_PATTERN},
+        {"type": "number", "minimum": INT64_MIN, "maximum": INT64_MAX},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": TEXT_PATTERN},
+            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+        },
+    ],
+}
+
+
+def _harden_node(schema: dict[str, Any]) -> None:
+    kind = schema.get("type")
+    free_text = not {"pattern", "enum", "format", "const"} & schema.keys()
+    if kind == "string" and (free_text or (schema.get("format") in {"uri", "email"} and "pattern" not in schema)):
+        schema["pattern"] = TEXT_PATTERN
+    if kind == "integer":
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+    if kind == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is True:
+            schema["additionalProperties"] = _ref("JsonValue")
+            schema["propertyNames"] = {"pattern": TEXT_PATTERN}
+        elif isinstance(schema.get("additionalProperties"), dict):
+            schema.setdefault("propertyNames", {"pattern": TEXT_PATTERN})
+
+
+def _harden(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
+    """Make a request schema say what the input policy enforces: no NUL in text, integers within 64 bits,
+    free-form values as `JsonValue` (so a generated request that is schema-valid is one the server takes)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _harden(item, schemas, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen and name in schemas:
+            seen.add(name)
+            _harden(schemas[name], schemas, seen)
+        return
+    _harden_node(schema)
+    for key in ("properties", "$defs"):
+        for sub in (schema.get(key) or {}).values():
+            _harden(sub, schemas, seen)
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(schema.get(key), dict):
+            _harden(schema[key], schemas, seen)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        if key in schema:
+            _harden(schema[key], schemas, seen)
+
+
+def _harden_requests(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    schemas["JsonValue"] = JSON_VALUE_SCHEMA
+    seen: set[str] = {"JsonValue"}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                _harden(param.get("schema"), schemas, seen)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _harden(media.get("schema"), schemas, seen)
+
+
 def _component_names(schemas: dict[str, Any]) -> dict[str, str]:
     """Python names -> API names: `ProductOut` -> `Product`, `PageOut_OrderOut_` -> `OrderPage`, …"""
     renames: dict[str, str] = {}
@@ -254,6 +334,7 @@ def truthful_openapi(app: FastAPI, gated_mark: str) -> dict[str, Any]:
     schemas["FieldProblem"] = FIELD_PROBLEM_SCHEMA
     components["headers"] = HEADERS
     components["securitySchemes"] = SECURITY_SCHEMES
+    _harden_requests(document)
 
     renames = _component_names(schemas)
     components["schemas"] = {renames.get(k, k): v for k, v in schemas.items()}

@@ -25,9 +25,12 @@ from pydantic import (
     GetJsonSchemaHandler,
     Strict,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
+
+from emporium.platform.money import CURRENCY_EXPONENTS
 
 T = TypeVar("T")
 
@@ -43,6 +46,36 @@ class Body(BaseModel):
     """Every request body: unknown fields are a 422 naming them (no mass assignment); strict JSON types."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """`2.0` is the integer 2 in JSON (and JSON Schema): strict mode alone would refuse it; `2.5` stays refused."""
+        return _integral(data)
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
+
+
+def _supported_currency(value: str) -> str:
+    if value not in CURRENCY_EXPONENTS:
+        raise ValueError("must be an ISO 4217 currency code this service supports, e.g. EUR")
+    return value
+
+
+Currency = Annotated[
+    str,
+    AfterValidator(_supported_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(CURRENCY_EXPONENTS), "examples": ["EUR"]}),
+]
+"""An ISO 4217 code the money helpers know; the document lists them."""
 
 
 def _timestamp_text(value: Any) -> Any:
