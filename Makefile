@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos overload
+.PHONY: help deps run test fuzz unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos overload
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -40,6 +40,9 @@ run: deps ## Start the API on http://127.0.0.1:8000 (embedded PostgreSQL unless 
 
 test: deps ## Run the whole test suite (unit, integration, api, architecture, e2e)
 	$(BIN)/pytest
+
+fuzz: deps ## Schemathesis against a real server, every check, 500 examples per operation (FUZZ_EXAMPLES=..., FUZZ_SEED=...)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/e2e/test_schemathesis.py -p no:cacheprovider
 
 unit: deps ## Run the fast unit and architecture tests only
 	$(BIN)/pytest tests/unit tests/architecture

@@ -23,7 +23,7 @@ from emporium.runtime import Runtime, open_runtime
 from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
-from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Tenant, make_tenant
+from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, METRICS_TOKEN, Tenant, make_tenant
 from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
 
@@ -94,6 +94,7 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 def config() -> Config:
     return Config(
         log_format="json",
+        metrics_token=METRICS_TOKEN,
         jwt_algorithms=("HS256",),
         jwt_secret=JWT_SECRET,
         jwt_issuer=JWT_ISSUER,

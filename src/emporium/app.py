@@ -71,8 +71,8 @@ def _database(scope: Scope) -> Database | None:
     return runtime.db if runtime else None
 
 
-def _mount_probes(app: FastAPI) -> None:
-    """/livez, /readyz and /metrics: public, for load balancers, orchestrators and Prometheus."""
+def _mount_probes(app: FastAPI, metrics_token: str | None) -> None:
+    """/livez and /readyz: public, for load balancers and orchestrators; /metrics for Prometheus, with its token."""
 
     async def readiness() -> Readiness:
         runtime = app.state.runtime
@@ -98,7 +98,7 @@ def _mount_probes(app: FastAPI) -> None:
         return metrics_directory(runtime.config) if runtime is not None else None
 
     app.include_router(health_router(readiness))
-    app.include_router(metrics_router(sample_gauges, multiprocess_directory))
+    app.include_router(metrics_router(sample_gauges, multiprocess_directory, metrics_token))
 
 
 def _rate_limiter(scope: Scope) -> RateLimiter | None:
@@ -182,7 +182,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     )
     app.add_middleware(RequestContextMiddleware)
 
-    _mount_probes(app)
+    _mount_probes(app, settings.metrics_token)
     mount_docs(app)
     app.include_router(identity_router)
     app.include_router(catalog_router)

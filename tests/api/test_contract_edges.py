@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.api.test_edge import assert_problem
-from tests.support.identity import Tenant, bearer
+from tests.support.identity import METRICS_TOKEN, Tenant, bearer
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,22 @@ async def test_a_broken_json_body_is_a_400_saying_where(app_client: httpx.AsyncC
     )
     problem = assert_problem(response, 400, "malformed_json")
     assert "at character 13" in str(problem["detail"])
+
+
+async def test_metrics_need_their_token(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    anonymous = await app_client.get("/metrics")
+    assert_problem(anonymous, 401, "unauthenticated")
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="metrics"'
+    assert (
+        await app_client.get("/metrics", headers=bearer(tenant.owner_key))
+    ).status_code == 401  # an org key is not it
+    scraped = await app_client.get("/metrics", headers=bearer(METRICS_TOKEN))
+    assert scraped.status_code == 200 and "http_requests_total" in scraped.text
+
+
+async def test_without_a_metrics_token_metrics_are_off() -> None:
+    from emporium.app import create_app
+
+    app = create_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert_problem(await client.get("/metrics"), 404, "metrics_disabled")
