@@ -5,7 +5,7 @@ before authentication or any handler sees it, so no endpoint has to remember:
 
 - strings are free of NUL and of unpaired UTF-16 surrogates (PostgreSQL refuses
   both in `text` and `jsonb`, which used to surface as a 500);
-- a query string is valid percent-encoded UTF-8;
+- a query string is valid percent-encoded UTF-8 and names each parameter once;
 - JSON numbers are finite and within ±2^63, so integers fit in 64 bits (every
   integer column is at most a BIGINT); `NaN`/`Infinity` (which Python's parser accepts) are refused;
 - JSON nesting stays shallow (a deep `[[[[…` would exhaust the parser's stack);
@@ -109,6 +109,7 @@ def check_json_body(body: bytes, *, structure: bool = True) -> None:
 def check_query(raw: bytes) -> None:
     if not raw:
         return
+    seen: set[str] = set()
     for pair in raw.split(b"&"):
         name_raw, _, value_raw = pair.partition(b"=")
         try:
@@ -120,6 +121,9 @@ def check_query(raw: bytes) -> None:
         if reason is not None:
             field = "query" if unstorable_text(name) else f"query.{name}"
             raise _invalid(field, "unstorable_text", reason)
+        if name in seen:  # frameworks would silently keep one of them; no parameter of this API is a list
+            raise _invalid(f"query.{name}", "duplicate", "may appear only once")
+        seen.add(name)
 
 
 def check_head(scope: Scope) -> None:
