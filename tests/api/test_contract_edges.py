@@ -108,3 +108,28 @@ async def test_without_a_metrics_token_metrics_are_off() -> None:
     app = create_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         assert_problem(await client.get("/metrics"), 404, "metrics_disabled")
+
+
+async def test_a_stock_adjustment_retried_with_its_idempotency_key_counts_once(
+    app_client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = bearer(tenant.owner_key)
+    product = await app_client.post(
+        "/v1/products",
+        json={"sku": "IDEMP-ADJ-1", "name": "Mug", "price": {"amount": 500, "currency": "EUR"}},
+        headers=headers,
+    )
+    assert product.status_code == 201, product.text
+    url = f"/v1/products/{product.json()['id']}/inventory/adjustments"
+    body = {"kind": "restock", "quantity": 7, "reason": "PO-1"}
+    keyed = {**headers, "Idempotency-Key": "restock-po-1"}
+    first = await app_client.post(url, json=body, headers=keyed)
+    again = await app_client.post(url, json=body, headers=keyed)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    inventory = (await app_client.get(f"/v1/products/{product.json()['id']}/inventory", headers=headers)).json()
+    assert inventory["on_hand"] == 7
+    other = await app_client.post(url, json={**body, "quantity": 8}, headers=keyed)
+    assert_problem(other, 422, "idempotency_key_reused")
+    unkeyed = await app_client.post(url, json=body, headers=headers)  # still optional
+    assert unkeyed.status_code == 201 and unkeyed.json()["inventory"]["on_hand"] == 14

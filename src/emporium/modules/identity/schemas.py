@@ -96,7 +96,11 @@ class UserOut(BaseModel):
 
 
 class InviteUserIn(Body):
-    email: EmailStr = Field(max_length=320, examples=["ada@example.com"])
+    email: EmailStr = Field(
+        max_length=320,
+        examples=["ada@example.com"],
+        description="Refused on special-use domains (.test, .invalid, .localhost, .local, .onion, .arpa).",
+    )
     name: Name
     role: PeopleRole = Field(description="A people role: owner, admin, staff or viewer.", examples=["staff"])
 
