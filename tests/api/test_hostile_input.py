@@ -5,7 +5,8 @@ it is added. For each operation a plausible request is built from the schema
 (examples, defaults, formats); then one value at a time is replaced by a NUL, an
 unpaired surrogate, a 1 MB string, ±2^63 or a value of the wrong JSON type. The
 answer must be a 4xx `application/problem+json` (never a 5xx, never a success
-built on a value the server should have refused).
+built on a value the server should have refused), and the org that sent them
+owns exactly the rows it owned before.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from emporium.platform.db.engine import Database
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE
-from tests.support.identity import Tenant
+from tests.support.identity import Tenant, make_tenant
 
 NUL = "a\x00b"
 SURROGATE = "a\ud800b"
@@ -169,7 +172,24 @@ def build_request(spec: dict[str, Any], case: Case, operation: dict[str, Any]) -
     return {"method": case.method, "url": url, "headers": headers, "content": content}
 
 
-async def test_no_hostile_value_gets_a_5xx_or_a_success(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+# Everything an org owns, except the audit log (refused writes are audited on purpose) and idempotency keys
+# (a refusal that comes after the key is claimed, e.g. a refund of an unknown order, is stored to be replayed).
+OWNED_TABLES = (
+    "catalog.category", "catalog.inventory", "catalog.product", "catalog.stock_adjustment", "identity.api_key",
+    'identity."user"', "notifications.webhook_endpoint", "notifications.webhook_delivery", "orders.\"order\"",
+    "payments.payment", "payments.refund", "platform.outbox",
+)  # fmt: skip
+
+
+async def _owned_rows(pg: asyncpg.Connection, org_id: str) -> dict[str, int]:
+    return {t: await pg.fetchval(f"SELECT count(*) FROM {t} WHERE org_id = $1", org_id) for t in OWNED_TABLES}
+
+
+async def test_no_hostile_value_gets_a_5xx_or_a_success(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection
+) -> None:
+    tenant = await make_tenant(db, "Hostile shop")  # its own org: every row it owns is counted before and after
+    before = await _owned_rows(pg, tenant.org_id)
     spec = (await app_client.get("/openapi.json")).json()
     auth = {"Authorization": f"Bearer {tenant.owner_key}"}
     failures: list[str] = []
@@ -189,6 +209,7 @@ async def test_no_hostile_value_gets_a_5xx_or_a_success(app_client: httpx.AsyncC
     assert not failures, f"{len(failures)} of {count} hostile requests were not a 4xx problem:\n" + "\n".join(
         failures[:80]
     )
+    assert await _owned_rows(pg, tenant.org_id) == before, "a refused request wrote something"
 
 
 @pytest.mark.parametrize(
