@@ -12,6 +12,7 @@ and the error mapping really do:
 - request headers (`If-Match` with its ETag pattern where 412 is possible,
   `Idempotency-Key` with its pattern) and response headers (`ETag`, `Location`,
   `Idempotent-Replayed`, `Retry-After`, `RateLimit`, `RateLimit-Policy`, `X-Request-ID`);
+- links from each create to the operations on what it created;
 - request schemas as strict as the input policy: text without NUL, integers
   within 64 bits, free-form JSON as `JsonValue`;
 - component names that read as API names (`Product`, `ProductPage`), not
@@ -272,6 +273,29 @@ def _harden_requests(document: dict[str, Any]) -> None:
                 _harden(media.get("schema"), schemas, seen)
 
 
+def _add_links(document: dict[str, Any]) -> None:
+    """OpenAPI links from each create (201 with an `id`) to the operations on `{path}/{id}…`, so a stateful client
+    (schemathesis' stateful phase, a code generator) knows which answer feeds which request."""
+    paths: dict[str, Any] = document.get("paths", {})
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links: dict[str, Any] = {}
+        prefix = f"{path}/{{id}}"
+        for target, target_item in paths.items():
+            if target != prefix and not target.startswith(prefix + "/"):
+                continue
+            for method, operation in target_item.items():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {"path.id": "$response.body#/id"},
+                    "description": f"The created resource's id, for {method.upper()} {target}",
+                }
+        if links:
+            created["links"] = dict(sorted(links.items()))
+
+
 def _component_names(schemas: dict[str, Any]) -> dict[str, str]:
     """Python names -> API names: `ProductOut` -> `Product`, `PageOut_OrderOut_` -> `OrderPage`, …"""
     renames: dict[str, str] = {}
@@ -335,6 +359,7 @@ def truthful_openapi(app: FastAPI, gated_mark: str) -> dict[str, Any]:
     components["headers"] = HEADERS
     components["securitySchemes"] = SECURITY_SCHEMES
     _harden_requests(document)
+    _add_links(document)
 
     renames = _component_names(schemas)
     components["schemas"] = {renames.get(k, k): v for k, v in schemas.items()}
