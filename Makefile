@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test soak unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos overload
+.PHONY: help deps run test soak fuzz unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench chaos overload
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -43,6 +43,9 @@ test: deps ## Run the whole test suite (unit, integration, api, architecture, e2
 
 soak: deps ## The volume tests at full size (10,000 orders, 5,000 webhooks, 300 checkouts under kill -9); CI runs it
 	SOAK=true $(BIN)/pytest -m soak
+
+fuzz: deps ## Schemathesis against a real server, every check, 500 examples per operation (FUZZ_EXAMPLES=..., FUZZ_SEED=...)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/e2e/test_schemathesis.py -p no:cacheprovider
 
 unit: deps ## Run the fast unit and architecture tests only
 	$(BIN)/pytest tests/unit tests/architecture

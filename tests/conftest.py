@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import structlog
 
 from emporium.app import create_app
 from emporium.config import Config
@@ -21,7 +23,7 @@ from emporium.runtime import Runtime, open_runtime
 from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
-from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Tenant, make_tenant
+from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, METRICS_TOKEN, Tenant, make_tenant
 from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
 
@@ -33,6 +35,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # Under CI every real service is present: a skip would hide an untested path.
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is a failure: {report.longrepr}"
+
+
+class _UnhandledErrors:
+    """A structlog processor that notes every last-resort 500 the request middleware logs (`unhandled_error`)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if event.get("event") == "unhandled_error":
+            self.seen.append(f"{event.get('method', '?')} {event.get('path', '?')}")
+        return event
+
+
+@pytest.fixture(scope="session")
+def unhandled_errors() -> Iterator[_UnhandledErrors]:
+    recorder = _UnhandledErrors()
+    processors = list(structlog.get_config()["processors"])
+    structlog.configure(processors=[recorder, *processors])
+    yield recorder
+    structlog.configure(processors=processors)
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_error(request: pytest.FixtureRequest, unhandled_errors: _UnhandledErrors) -> Iterator[None]:
+    """Over the whole suite, no request may end in an unhandled error (a 500) unless the test provokes one on
+    purpose (`@pytest.mark.provokes_500`): bad input must be a 4xx, however a test happened to send it."""
+    processors = structlog.get_config()["processors"]
+    if unhandled_errors not in processors:  # a test that configured logging itself replaced the chain
+        structlog.configure(processors=[unhandled_errors, *processors])
+    before = len(unhandled_errors.seen)
+    yield
+    new = unhandled_errors.seen[before:]
+    if new and request.node.get_closest_marker("provokes_500") is None:
+        pytest.fail(f"the app logged unhandled errors (500s) during this test: {new}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +94,7 @@ async def database_url(database_server: DatabaseServer) -> AsyncIterator[str]:
 def config() -> Config:
     return Config(
         log_format="json",
+        metrics_token=METRICS_TOKEN,
         jwt_algorithms=("HS256",),
         jwt_secret=JWT_SECRET,
         jwt_issuer=JWT_ISSUER,

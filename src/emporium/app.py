@@ -26,6 +26,7 @@ from emporium.modules.orders.handlers import router as orders_router
 from emporium.modules.payments.handlers import router as payments_router
 from emporium.modules.payments.webhooks import router as provider_webhooks_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
+from emporium.platform.auth.gate import GATED_MARK
 from emporium.platform.auth.jwt import JwtVerifier
 from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenticator
 from emporium.platform.db.engine import Database
@@ -33,10 +34,13 @@ from emporium.platform.events.backlog import Pressure, dead_letters
 from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
 from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
+from emporium.platform.http.docs import mount_docs
 from emporium.platform.http.health import health_router
+from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
 from emporium.platform.http.middleware import RequestContextMiddleware
+from emporium.platform.http.openapi import truthful_openapi
 from emporium.platform.http.problems import install_problem_handlers
 from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
 from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
@@ -67,8 +71,8 @@ def _database(scope: Scope) -> Database | None:
     return runtime.db if runtime else None
 
 
-def _mount_probes(app: FastAPI) -> None:
-    """/livez, /readyz and /metrics: public, for load balancers, orchestrators and Prometheus."""
+def _mount_probes(app: FastAPI, metrics_token: str | None) -> None:
+    """/livez and /readyz: public, for load balancers and orchestrators; /metrics for Prometheus, with its token."""
 
     async def readiness() -> Readiness:
         runtime = app.state.runtime
@@ -94,7 +98,7 @@ def _mount_probes(app: FastAPI) -> None:
         return metrics_directory(runtime.config) if runtime is not None else None
 
     app.include_router(health_router(readiness))
-    app.include_router(metrics_router(sample_gauges, multiprocess_directory))
+    app.include_router(metrics_router(sample_gauges, multiprocess_directory, metrics_token))
 
 
 def _rate_limiter(scope: Scope) -> RateLimiter | None:
@@ -140,7 +144,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
         version=__version__,
         summary="Commerce backend: catalog, orders, payments, notifications, identity.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by mount_docs from packaged assets, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -149,7 +153,8 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     install_problem_handlers(app)
     # No spans for the ASGI receive/send messages: two per request, saying nothing the request span does not.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics", exclude_spans=["receive", "send"])
-    # Outermost last: context -> limits -> shedding -> authentication -> rate limits -> audit -> routes.
+    # Outermost last: context -> limits -> input policy (path, query, headers) -> shedding -> authentication
+    # -> body policy -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
     app.add_middleware(
         RateLimitMiddleware,
@@ -159,6 +164,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
             per_org=Bucket(settings.rate_limit_per_org, max(1, int(settings.rate_limit_per_org * 2))),
         ),
     )
+    app.add_middleware(BodyPolicyMiddleware)
     app.add_middleware(AuthenticationMiddleware, authenticator=_authenticator, jwt_verifier=_jwt_verifier)
     app.add_middleware(
         LoadSheddingMiddleware,
@@ -169,12 +175,15 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
         ),
         pressure=_backlog(app),
     )
+    # Before authentication: a NUL in a credential or an id must not reach a database lookup.
+    app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(
         LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout
     )
     app.add_middleware(RequestContextMiddleware)
 
-    _mount_probes(app)
+    _mount_probes(app, settings.metrics_token)
+    mount_docs(app)
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(notifications_router)
@@ -182,4 +191,5 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
     app.include_router(payments_router)
     app.include_router(provider_webhooks_router)  # public: the provider's signature authenticates it
     app.include_router(events_admin_router)
+    app.openapi = lambda: truthful_openapi(app, GATED_MARK)  # type: ignore[method-assign]
     return app

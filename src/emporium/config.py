@@ -56,6 +56,7 @@ class Config:
     rate_limit_per_key: float = 50.0
     rate_limit_per_org: float = 200.0
     otlp_endpoint: str | None = None
+    metrics_token: str | None = None
     service_name: str = "emporium"
     trace_sql: bool = False
     order_reservation_ttl: float = 900.0
@@ -586,6 +587,15 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Signing secret (`whsec_...`) of the Stripe webhook endpoint `/v1/provider-webhooks/stripe`.",
         _prefixed_secret("whsec_", 16),
+        secret=True,
+    ),
+    _setting(
+        "METRICS_TOKEN",
+        "metrics_token",
+        "",
+        "Bearer token Prometheus sends to scrape `/metrics` (`Authorization: Bearer <token>`). "
+        "Empty: `/metrics` answers 404 (its counters span every org, so it is never public).",
+        _text(16),
         secret=True,
     ),
     _setting(

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import math
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -81,7 +83,34 @@ def announce(config: Config, database_url: str) -> None:
     print(f"Emporium listening on http://{config.host}:{config.port} ({where})", file=sys.stderr, flush=True)
 
 
+class PortInUse(SystemExit):
+    """Exit status 2 with one line: another process (often a first `make run`) already listens there."""
+
+    def __init__(self, host: str, port: int) -> None:
+        print(
+            f"emporium: {host}:{port} is already in use (another server?); stop it or set PORT",
+            file=sys.stderr,
+            flush=True,
+        )
+        super().__init__(2)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Granian binds with SO_REUSEPORT, so a second server on a busy port would start and split the traffic
+    silently (two caches, two price views): a plain bind first finds the port taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is not "in use"
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port) from None
+            raise
+
+
 def serve(config: Config) -> None:
+    ensure_port_free(config.host, config.port)
     database_url = resolve_database_url(config)
     if config.migrate_on_start:
         run_upgrade(database_url)

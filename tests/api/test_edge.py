@@ -117,6 +117,7 @@ async def test_domain_errors_keep_their_code_and_extensions(probe_client: httpx.
     assert body["errors"] == [{"field": "lines[1].sku", "rule": "unique", "message": "duplicate sku"}]
 
 
+@pytest.mark.provokes_500
 async def test_an_unexpected_exception_is_a_500_problem_without_internals(probe_client: httpx.AsyncClient) -> None:
     response = await probe_client.get("/probe/crash")
     assert_problem(response, 500, "internal_error")

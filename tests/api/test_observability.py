@@ -34,7 +34,7 @@ from emporium.platform.telemetry.logging import configure_logging
 from emporium.runtime import open_runtime
 from tests.support.bus import drop_leftover_events
 from tests.support.catalog import make_product
-from tests.support.identity import Tenant, bearer, make_tenant
+from tests.support.identity import METRICS_TOKEN, Tenant, bearer, make_tenant
 from tests.support.orders import key, order_body, place
 
 
@@ -205,7 +205,7 @@ async def test_metrics_by_route_template_and_by_handler(
     for _ in range(3):
         await app_client.get(f"/v1/products/{product['id']}", headers=bearer(tenant.owner_key))
     await app_client.get("/v1/products/prd_missing", headers=bearer(tenant.owner_key))
-    text = (await app_client.get("/metrics")).text
+    text = (await app_client.get("/metrics", headers=bearer(METRICS_TOKEN))).text
     assert (
         'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/products/{id}",status_class="2xx"}'
         in text

@@ -16,6 +16,7 @@ from emporium.platform.auth.principal import ActorType, Principal
 from emporium.platform.db.engine import Database
 
 JWT_SECRET = "test-only-hs256-secret-of-forty-characters!"
+METRICS_TOKEN = "metrics-token-for-tests"  # the scrape credential of /metrics (METRICS_TOKEN)
 JWT_ISSUER = "https://idp.emporium.test/"
 JWT_AUDIENCE = "emporium-api"
 

@@ -1,8 +1,11 @@
 """Keyset (cursor) pagination: opaque cursors that carry the last row's sort key.
 
 Pages never skip or repeat a row while others are inserted, and a deep page
-costs the same as the first (no OFFSET). The cursor is base64url JSON; a
-cursor that does not decode is a 422 naming the `cursor` parameter.
+costs the same as the first (no OFFSET). The cursor is base64url JSON and is
+fully validated on the way back in (decision 016): it must decode to a list of
+the expected length whose parts are strings PostgreSQL can store, 64-bit
+integers, finite numbers, booleans or null. Anything else is a 422 naming the
+`cursor` parameter; the callers then check each part's type against its column.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from emporium.platform.errors import FieldError, ValidationFailed
+from emporium.platform.input_rules import INT64_MAX, INT64_MIN, unstorable_text
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -40,12 +45,26 @@ def decode_cursor(cursor: str, arity: int) -> list[KeyPart]:
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (binascii.Error, ValueError, UnicodeError):
         key = None
-    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, KeyPart) for k in key):
-        raise ValidationFailed(
-            "the cursor is not one this API issued",
-            errors=[FieldError("cursor", "invalid_cursor", "pass back the next_cursor of a previous page unchanged")],
-        )
+    if not isinstance(key, list) or len(key) != arity or not all(_valid_part(k) for k in key):
+        raise invalid_cursor()
     return key
+
+
+def invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "the cursor is not one this API issued",
+        errors=[FieldError("cursor", "invalid_cursor", "pass back the next_cursor of a previous page unchanged")],
+    )
+
+
+def _valid_part(part: object) -> bool:
+    if part is None or isinstance(part, bool):
+        return True
+    if isinstance(part, int):
+        return INT64_MIN <= part <= INT64_MAX
+    if isinstance(part, float):
+        return math.isfinite(part)
+    return isinstance(part, str) and len(part) <= 512 and unstorable_text(part) is None
 
 
 def page_of(rows: list[T], limit: int, key_of: Callable[[T], Sequence[KeyPart]]) -> Page[T]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from emporium.modules.catalog import workflows
 from emporium.modules.catalog.domain import Inventory, StockAdjustment
@@ -24,6 +25,8 @@ from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.auth.perms import Perm
 from emporium.platform.crud.handlers import crud_router
 from emporium.platform.http.context import audit_context
+from emporium.platform.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from emporium.platform.http.idempotency import idempotent
 from emporium.platform.http.schemas import PageOut
 from emporium.platform.http.state import cache_of, database_of
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -86,21 +89,47 @@ async def get_inventory(request: Request, id: str) -> InventoryOut:
     return _inventory_out(await workflows.get_inventory(database_of(request), principal, id))
 
 
+OPTIONAL_IDEMPOTENCY_KEY = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Send one (e.g. a UUID) to make a retry safe: the same key and body replay the first "
+            "answer instead of adjusting the stock twice.",
+            "schema": {"type": "string"},
+        }
+    ]
+}
+
+
 @router.post(
-    "/v1/products/{id}/inventory/adjustments", operation_id="inventory_adjust", status_code=201, tags=["inventory"]
+    "/v1/products/{id}/inventory/adjustments",
+    operation_id="inventory_adjust",
+    status_code=201,
+    response_model=AdjustmentResultOut,
+    tags=["inventory"],
+    openapi_extra=OPTIONAL_IDEMPOTENCY_KEY,
 )
-async def adjust_inventory(request: Request, id: str, body: AdjustmentIn) -> AdjustmentResultOut:
+async def adjust_inventory(request: Request, id: str, body: AdjustmentIn) -> Response | AdjustmentResultOut:
     principal = auth_gate(request, Perm.INVENTORY_WRITE)
-    adjustment, inventory = await workflows.adjust_stock(
-        database_of(request),
-        principal,
-        audit_context(request, principal),
-        id,
-        kind=body.kind,
-        quantity=body.quantity,
-        reason=body.reason,
-    )
-    return AdjustmentResultOut(adjustment=_adjustment_out(adjustment), inventory=_inventory_out(inventory))
+
+    async def effect(_claim: object = None) -> tuple[int, AdjustmentResultOut]:
+        adjustment, inventory = await workflows.adjust_stock(
+            database_of(request),
+            principal,
+            audit_context(request, principal),
+            id,
+            kind=body.kind,
+            quantity=body.quantity,
+            reason=body.reason,
+        )
+        return 201, AdjustmentResultOut(adjustment=_adjustment_out(adjustment), inventory=_inventory_out(inventory))
+
+    if request.headers.get(IDEMPOTENCY_HEADER) is None:
+        return (await effect())[1]
+    # The key is claimed in its own transaction first: a retry, even concurrent, cannot adjust twice.
+    return await idempotent(request, principal, effect, claim_first=True)
 
 
 @router.get("/v1/products/{id}/inventory/adjustments", operation_id="inventory_adjustments_list", tags=["inventory"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from emporium.modules.catalog import services as store
 from emporium.modules.catalog.schemas import (
@@ -77,7 +77,7 @@ async def _before_product_delete(tx: Tx, ctx: HookContext, current: Row) -> None
 
 
 class LowPriceParams(BaseModel):
-    max_amount: int
+    max_amount: int = Field(ge=0, le=2**63 - 1, description="Minor units, exclusive.")
     currency: str = "EUR"
 
 

@@ -6,25 +6,21 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from emporium.modules.catalog.domain import MAX_QUANTITY, AdjustmentKind
-from emporium.platform.http.schemas import Body
-from emporium.platform.money import CURRENCY_EXPONENTS, Money
+from emporium.platform.http.schemas import Body, Currency, EnumText
+from emporium.platform.money import Money
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 MAX_ATTRIBUTES_BYTES = 16_384
 MAX_BULK_ITEMS = 1_000
+MANUAL_ADJUSTMENTS = frozenset({AdjustmentKind.RESTOCK, AdjustmentKind.CORRECTION})  # `sale` is written by checkout
 
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["TSHIRT-RED-M"])]
-ProductName = Annotated[str, Field(min_length=1, max_length=200, examples=["Red T-shirt, M"])]
+ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", examples=["Red T-shirt, M"])]
 Description = Annotated[str, Field(max_length=5_000)]
-
-
-def _currency(value: str) -> str:
-    if value not in CURRENCY_EXPONENTS:
-        raise ValueError("must be an ISO 4217 currency code this service supports, e.g. EUR")
-    return value
 
 
 def _attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +34,7 @@ Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_at
 
 class MoneyIn(Body):
     amount: int = Field(ge=0, le=10**12, description="Integer minor units (cents for EUR).", examples=[1999])
-    currency: Annotated[str, AfterValidator(_currency)] = Field(examples=["EUR"])
+    currency: Currency
 
 
 class MoneyOut(BaseModel):
@@ -64,13 +60,13 @@ class ProductIn(Body):
 class ProductUpdate(Body):
     """Partial update: only the fields sent change."""
 
-    sku: Sku | None = None
-    name: ProductName | None = None
-    description: Description | None = None
-    attributes: Attributes | None = None
-    price: MoneyIn | None = None
+    sku: Sku | SkipJsonSchema[None] = None
+    name: ProductName | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    attributes: Attributes | SkipJsonSchema[None] = None
+    price: MoneyIn | SkipJsonSchema[None] = None
     category_id: str | None = Field(None, max_length=40)
-    active: bool | None = None
+    active: bool | SkipJsonSchema[None] = None
 
     @field_validator("sku", "name", "description", "attributes", "price", "active")
     @classmethod
@@ -100,7 +96,7 @@ class CategoryIn(Body):
 
 
 class CategoryUpdate(Body):
-    name: ProductName | None = None
+    name: ProductName | SkipJsonSchema[None] = None
     parent_id: str | None = Field(None, max_length=40)
 
     @field_validator("name")
@@ -130,7 +126,21 @@ class InventoryOut(BaseModel):
 
 
 class AdjustmentIn(Body):
-    kind: AdjustmentKind = Field(description="`restock` (positive quantity) or `correction` (any non-zero).")
+    # The kind bounds the quantity: the document says so, so a generated request that fits it is one we take.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "restock"}}},
+                    "then": {"properties": {"quantity": {"minimum": 1}}},
+                },
+                {"not": {"properties": {"quantity": {"const": 0}}, "required": ["quantity"]}},
+            ]
+        }
+    )
+    kind: Annotated[AdjustmentKind, Strict(False), EnumText(MANUAL_ADJUSTMENTS)] = Field(
+        description="`restock` (positive quantity) or `correction` (any non-zero)."
+    )
     quantity: int = Field(ge=-MAX_QUANTITY * 100, le=MAX_QUANTITY * 100, examples=[25])
     reason: str = Field(min_length=1, max_length=500, examples=["PO-1042 received"])
 

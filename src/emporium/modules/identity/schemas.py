@@ -10,25 +10,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict
 
-from emporium.modules.identity.domain import ApiKey, CaptureMode, IssuedApiKey, Org, Role, User, UserStatus
+from emporium.modules.identity.domain import (
+    PEOPLE_ROLES,
+    ApiKey,
+    CaptureMode,
+    IssuedApiKey,
+    Org,
+    Role,
+    User,
+    UserStatus,
+)
 from emporium.platform.audit.entries import AuditEntry
 from emporium.platform.auth.principal import Principal
-from emporium.platform.http.schemas import Body, PageOut
+from emporium.platform.http.schemas import Body, EnumText, PageOut, Timestamp
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 __all__ = ["PageOut"]
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must include a timezone offset, e.g. 2027-01-01T00:00:00Z")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+PeopleRole = Annotated[Role, Strict(False), EnumText(PEOPLE_ROLES)]
+AnyRole = Annotated[Role, Strict(False), EnumText()]
 
 
 class WhoAmIOut(BaseModel):
@@ -64,7 +68,7 @@ class OrgOut(BaseModel):
 
 class UpdateOrgIn(Body):
     name: Name | None = None
-    capture_mode: CaptureMode | None = None
+    capture_mode: Annotated[CaptureMode, Strict(False), EnumText()] | None = None
 
 
 class UserOut(BaseModel):
@@ -92,9 +96,13 @@ class UserOut(BaseModel):
 
 
 class InviteUserIn(Body):
-    email: EmailStr = Field(max_length=320, examples=["ada@example.com"])
+    email: EmailStr = Field(
+        max_length=320,
+        examples=["ada@example.com"],
+        description="Refused on special-use domains (.test, .invalid, .localhost, .local, .onion, .arpa).",
+    )
     name: Name
-    role: Role = Field(description="A people role: owner, admin, staff or viewer.", examples=["staff"])
+    role: PeopleRole = Field(description="A people role: owner, admin, staff or viewer.", examples=["staff"])
 
 
 class UpdateUserIn(Body):
@@ -102,7 +110,7 @@ class UpdateUserIn(Body):
 
 
 class ChangeRoleIn(Body):
-    role: Role
+    role: PeopleRole
 
 
 class ApiKeyOut(BaseModel):
@@ -143,8 +151,8 @@ class IssuedApiKeyOut(ApiKeyOut):
 
 class CreateApiKeyIn(Body):
     name: Name
-    role: Role = Field(description="What the key may do; no higher than your own role.", examples=["storefront"])
-    expires_at: AwareDatetime | None = None
+    role: AnyRole = Field(description="What the key may do; no higher than your own role.", examples=["storefront"])
+    expires_at: Timestamp | None = None
 
 
 class AuditEntryOut(BaseModel):
@@ -179,5 +187,5 @@ class AuditLogQuery(BaseModel):
     actor: str | None = Field(None, max_length=64, description="Actor id (user or API key).")
     action: str | None = Field(None, max_length=100, description="Operation id, e.g. `users_invite`.")
     target: str | None = Field(None, max_length=64, description="Id of the affected resource.")
-    occurred_from: AwareDatetime | None = Field(None, alias="from", description="Inclusive lower bound.")
-    occurred_to: AwareDatetime | None = Field(None, alias="to", description="Exclusive upper bound.")
+    occurred_from: Timestamp | None = Field(None, alias="from", description="Inclusive lower bound.")
+    occurred_to: Timestamp | None = Field(None, alias="to", description="Exclusive upper bound.")

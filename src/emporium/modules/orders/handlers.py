@@ -53,10 +53,11 @@ IDEMPOTENCY_HEADER = {
     openapi_extra=IDEMPOTENCY_HEADER,
     responses={
         202: {
+            "model": OrderOut,
             "description": "Placed; the payment outcome is not known yet. Recovery settles it (paid, or cancelled "
             "with nothing charged); until then a retry with the same key answers 409 "
             "`idempotency_key_in_flight`, then the final answer (201), or the order is placed again when the "
-            "first one was cancelled without a charge"
+            "first one was cancelled without a charge",
         },
         402: {"description": "The payment was declined; the order is cancelled and its stock released"},
         422: {"description": "Invalid request, unknown payment provider or malformed card token: nothing is written"},

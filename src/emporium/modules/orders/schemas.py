@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from emporium.modules.orders.domain import CaptureMode, Order, OrderStatus
-from emporium.platform.http.schemas import Body
-from emporium.platform.money import CURRENCY_EXPONENTS, Money
+from emporium.platform.http.schemas import Body, Currency, Timestamp
+from emporium.platform.money import Money
 from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 MAX_LINES = 100
-
-
-def _currency(value: str) -> str:
-    if value not in CURRENCY_EXPONENTS:
-        raise ValueError("must be an ISO 4217 currency code this service supports, e.g. EUR")
-    return value
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must include a timezone offset, e.g. 2027-01-01T00:00:00Z")
-    return value
 
 
 class LineIn(Body):
@@ -54,7 +42,7 @@ class PaymentIn(Body):
 
 class PlaceOrderIn(Body):
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
-    currency: Annotated[str, AfterValidator(_currency)] = Field("EUR")
+    currency: Currency = "EUR"
     shipping_amount: int = Field(0, ge=0, le=10**9, description="Shipping in minor units.")
     customer: CustomerIn
     shipping_address: AddressIn
@@ -162,7 +150,7 @@ class OrderListQuery(BaseModel):
 
     status: OrderStatus | None = None
     customer_email: str | None = Field(None, max_length=320)
-    created_from: Annotated[datetime, AfterValidator(_aware)] | None = Field(None, description="Inclusive.")
-    created_to: Annotated[datetime, AfterValidator(_aware)] | None = Field(None, description="Exclusive.")
+    created_from: Timestamp | None = Field(None, description="Inclusive.")
+    created_to: Timestamp | None = Field(None, description="Exclusive.")
     cursor: str | None = Field(None, max_length=512)
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

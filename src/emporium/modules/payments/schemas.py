@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from emporium.modules.payments.domain import Payment
-from emporium.platform.money import CURRENCY_EXPONENTS, Money
-
-
-def _currency(value: str) -> str:
-    if value not in CURRENCY_EXPONENTS:
-        raise ValueError("must be an ISO 4217 currency code this service supports, e.g. EUR")
-    return value
+from emporium.platform.http.schemas import Currency
+from emporium.platform.money import Money
 
 
 class AmountIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     amount: int = Field(ge=1, le=10**12, description="Integer minor units (cents for EUR).", examples=[1999])
-    currency: Annotated[str, AfterValidator(_currency)] = Field(examples=["EUR"])
+    currency: Currency
 
     def to_money(self) -> Money:
         return Money(self.amount, self.currency)

@@ -19,6 +19,7 @@ from emporium.platform.errors import Forbidden, Unauthenticated
 
 PRINCIPAL_KEY = "principal"
 AUTH_ERROR_KEY = "auth_error"
+GATED_MARK = "x-emporium-gated"
 
 
 def current_principal(request: HTTPConnection) -> Principal | None:
@@ -49,6 +50,11 @@ class GatedRoute(APIRoute):
     (learning the schema) instead of a 401. Handlers still open with
     `auth_gate(request, perm)`, which decides the permission (403).
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # Marks the operation in the OpenAPI document as needing credentials (see platform.http.openapi).
+        kwargs["openapi_extra"] = {**(kwargs.get("openapi_extra") or {}), GATED_MARK: True}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

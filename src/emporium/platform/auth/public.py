@@ -10,7 +10,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("GET", "/livez"),
         ("GET", "/readyz"),
-        ("GET", "/metrics"),  # Prometheus scrapes it; keep it off the public load balancer
+        ("GET", "/metrics"),  # its own bearer token (METRICS_TOKEN), checked by the route: not an org credential
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),

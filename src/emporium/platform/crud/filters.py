@@ -16,11 +16,23 @@ from sqlalchemy import ColumnElement, Table, tuple_
 
 from emporium.platform.crud.resource import Filter, Op, Resource
 from emporium.platform.errors import FieldError, ValidationFailed
-from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, KeyPart, decode_cursor, encode_cursor
+from emporium.platform.input_rules import INT64_MAX, INT64_MIN
+from emporium.platform.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    KeyPart,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
 
 _PARAM = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")  # ASCII digits only: int() takes '+5', ' 5', '5_0' too
 RESERVED = frozenset({"cursor", "limit", "sort"})
 MAX_IN_VALUES = 100
+MAX_TEXT_FILTER = 200
+# What `[in]` takes, as a regex for the OpenAPI document: 1 to 100 non-empty values (empty ones are skipped).
+_IN_PATTERN = f"^,*[^,\\u0000]{{1,{MAX_TEXT_FILTER}}}(,+[^,\\u0000]{{1,{MAX_TEXT_FILTER}}}){{0,{MAX_IN_VALUES - 1}}},*$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +64,24 @@ def _convert(param: str, spec: Filter, raw: str) -> Any:
             raise _invalid(param, "enum", f"must be one of {', '.join(sorted(spec.choices))}")
         return spec.choices[raw]
     if spec.type is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise _invalid(param, "int_parsing", "must be an integer") from None
+        if not _INTEGER.match(raw) or not INT64_MIN <= int(raw) <= INT64_MAX:
+            raise _invalid(param, "int_parsing", f"must be an integer from {INT64_MIN} to {INT64_MAX}")
+        return int(raw)
     if spec.type is bool:
         if raw not in {"true", "false"}:
             raise _invalid(param, "bool_parsing", "must be true or false")
         return raw == "true"
-    if len(raw) > 200:
-        raise _invalid(param, "string_too_long", "must be at most 200 characters")
+    if len(raw) > MAX_TEXT_FILTER:
+        raise _invalid(param, "string_too_long", f"must be at most {MAX_TEXT_FILTER} characters")
     return raw
 
 
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _invalid("limit", "int_parsing", "must be an integer") from None
+    if not _INTEGER.match(raw):
+        raise _invalid("limit", "int_parsing", "must be an integer")
+    value = int(raw)
     if not 1 <= value <= MAX_LIMIT:
         raise _invalid("limit", "range", f"must be from 1 to {MAX_LIMIT}")
     return value
@@ -159,15 +169,31 @@ def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] |
     if sort_name != query.sort:
         raise _invalid("cursor", "cursor_sort_mismatch", "was issued for another sort order")
     column = resource.table.c[resource.sortable[query.sort]]
-    value: Any = raw_value
-    if isinstance(raw_value, str) and column.type.python_type is datetime:
-        try:
-            value = datetime.fromisoformat(raw_value)
-        except ValueError:
-            raise _invalid("cursor", "invalid_cursor", "is not a cursor this API issued") from None
+    value = _cursor_value(raw_value, column.type.python_type)
+    if not isinstance(last_id, str):
+        raise invalid_cursor()
     key = tuple_(column, resource.table.c.id)
     after = tuple_(value, str(last_id))
     return key < after if query.descending else key > after
+
+
+def _cursor_value(raw: KeyPart, python_type: type) -> Any:
+    """The cursor's sort value as the column's type; a hand-made cursor with another type is a 422, not a SQL error."""
+    if python_type is datetime:
+        if isinstance(raw, str):
+            try:
+                return datetime.fromisoformat(raw)
+            except ValueError:
+                pass
+    elif python_type is bool:
+        if isinstance(raw, bool):
+            return raw
+    elif python_type is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+    elif python_type is str and isinstance(raw, str):
+        return raw
+    raise invalid_cursor()
 
 
 def openapi_parameters(resource: Resource) -> list[dict[str, Any]]:
@@ -178,10 +204,16 @@ def openapi_parameters(resource: Resource) -> list[dict[str, Any]]:
         for op in sorted(spec.ops):
             key = name if op is Op.EQ else f"{name}[{op.value}]"
             schema: dict[str, Any] = {"type": json_type[spec.type]}
+            if spec.type is str:
+                schema["maxLength"] = MAX_TEXT_FILTER
             if spec.choices is not None:
                 schema = {"type": "string", "enum": sorted(spec.choices)}
             if op is Op.IN:
-                schema = {"type": "string", "description": f"comma-separated, up to {MAX_IN_VALUES} values"}
+                schema = {
+                    "type": "string",
+                    "pattern": _IN_PATTERN,
+                    "description": f"comma-separated, 1 to {MAX_IN_VALUES} values",
+                }
             param: dict[str, Any] = {
                 "name": key,
                 "in": "query",

@@ -5,7 +5,7 @@ these generated handlers from their annotations, which must be real classes.)
 """
 
 import re
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError, create_model
@@ -19,7 +19,12 @@ from emporium.platform.http.context import audit_context
 from emporium.platform.http.problems import validation_errors
 from emporium.platform.http.state import cache_of, database_of
 
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+_ETAG_HEADER = {"ETag": {"$ref": "#/components/headers/ETag"}}
+_READ_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": _ETAG_HEADER}}
+_CREATED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"headers": {**_ETAG_HEADER, "Location": {"$ref": "#/components/headers/Location"}}}
+}
+_ETAG = re.compile(r'^(?:(?:W/)?"(\d{1,18})"|(\d{1,18}))$')  # a bare version number is taken too
 
 
 def etag(version: int) -> str:
@@ -33,7 +38,15 @@ def if_match_version(request: Request) -> int | None:
     match = _ETAG.match(raw.strip())
     if match is None:
         raise BadRequest('If-Match must be an ETag this API returned, such as "3"', header="If-Match")
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))
+
+
+def _created_model(resource: Resource) -> type[BaseModel] | None:
+    """The create answer's shape: the read schema, or what `create_response` says it returns (e.g. with a secret)."""
+    if resource.create_response is None:
+        return resource.read_schema
+    returned = get_type_hints(resource.create_response).get("return")
+    return returned if isinstance(returned, type) and issubclass(returned, BaseModel) else None
 
 
 def page_model(resource: Resource) -> type[BaseModel]:
@@ -74,8 +87,9 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
         resource.path,
         operation_id=f"{name}_create",
         status_code=201,
-        response_model=Read if resource.create_response is None else None,
+        response_model=_created_model(resource),
         summary=f"Create a {resource.singular}",
+        responses=_CREATED_RESPONSES,
     )
     async def create_row(request: Request, response: Response, body: Create) -> Any:  # type: ignore[valid-type]
         principal = auth_gate(request, perms.create)
@@ -87,7 +101,11 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
         return (resource.create_response or resource.from_row)(row)
 
     @router.get(
-        resource.path + "/{id}", operation_id=f"{name}_get", response_model=Read, summary=f"Get a {resource.singular}"
+        resource.path + "/{id}",
+        operation_id=f"{name}_get",
+        response_model=Read,
+        summary=f"Get a {resource.singular}",
+        responses=_READ_RESPONSES,
     )
     async def get_row(request: Request, response: Response, id: str) -> Any:
         principal = auth_gate(request, perms.read)
@@ -101,6 +119,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
                 operation_id=f"{name}_get_by_{field}",
                 response_model=Read,
                 summary=f"Get a {resource.singular} by {field}",
+                responses=_READ_RESPONSES,
             )
             async def get_by(request: Request, response: Response, value: str) -> Any:
                 principal = auth_gate(request, perms.read)
@@ -114,7 +133,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
         operation_id=f"{name}_update",
         response_model=Read,
         summary=f"Update a {resource.singular} (send If-Match to avoid lost updates)",
-        responses={412: {"description": "If-Match does not match the current version"}},
+        responses={**_READ_RESPONSES, 412: {"description": "If-Match does not match the current version"}},
     )
     async def update_row(request: Request, response: Response, id: str, body: Update) -> Any:  # type: ignore[valid-type]
         principal = auth_gate(request, perms.update)

@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 MAX_BODY_BYTES = 1_048_576
+# The unread rest of the body is still on its way: the connection cannot carry another request, and a pooling
+# client must be told so, or its next request on this connection fails.
+_CLOSE = {"Connection": "close"}
 
 
 async def send_problem(
@@ -50,7 +53,7 @@ class LimitsMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             await send_problem(
                 send, scope, 413, "payload_too_large", "Request body too large",
-                f"request bodies are limited to {self.max_body_bytes} bytes",
+                f"request bodies are limited to {self.max_body_bytes} bytes", _CLOSE,
             )  # fmt: skip
             return
         received = 0
@@ -68,7 +71,7 @@ class LimitsMiddleware:
                         started = True
                         await send_problem(
                             send, scope, 413, "payload_too_large", "Request body too large",
-                            f"request bodies are limited to {self.max_body_bytes} bytes",
+                            f"request bodies are limited to {self.max_body_bytes} bytes", _CLOSE,
                         )  # fmt: skip
                     # Frameworks turn exceptions raised here into their own 400; a disconnect stops the read.
                     return {"type": "http.disconnect"}

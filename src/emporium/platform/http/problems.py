@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from emporium.platform.errors import DomainError, FieldError, Unavailable
 
@@ -157,15 +158,31 @@ async def _on_http_exception(request: Request, error: Exception) -> ProblemRespo
     detail = error.detail if isinstance(error.detail, str) else "request failed"
     if error.status_code == 404 and detail == "Not Found":
         detail = f"no route matches {request.method} {request.url.path}"
-    elif error.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allowed)}"
     return problem(
         error.status_code,
         detail,
-        headers=error.headers,
+        headers=headers,
         instance=request.url.path,
         request_id=_request_id(request),
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path: Starlette's Allow names only the first route that matched it."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_problem_handlers(app: FastAPI) -> None:
