@@ -43,7 +43,7 @@ async def test_the_signing_secret_is_shown_once_and_is_a_standard_webhooks_secre
     [
         ({"url": "ftp://example.com/x", "event_types": ["OrderCreated"]}, "url"),
         ({"url": "https://example.com/x", "event_types": []}, "event_types"),
-        ({"url": "https://example.com/x", "event_types": ["order created"]}, "event_types"),
+        ({"url": "https://example.com/x", "event_types": ["order created"]}, "event_types[0]"),
         ({"url": "https://example.com/x", "event_types": ["*"], "secret": "whsec_mine"}, "secret"),
     ],
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, TypeAdapter, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from emporium.modules.notifications.domain import EVENT_TYPE
 from emporium.platform.http.schemas import Body
@@ -18,9 +19,27 @@ def _event_types(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]]),
+EventType = Annotated[str, Field(pattern=EVENT_TYPE.pattern)]
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]]),
                        AfterValidator(_event_types)]  # fmt: skip
-Url = Annotated[HttpUrl, Field(max_length=2000, examples=["https://hooks.example.com/emporium"])]
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    """Checked as an http(s) URL, kept as sent: the length limit applies to what the client sent (pydantic's
+    normal form may add a "/", which made a 2,000-character URL 2,001)."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError as error:
+        raise ValueError(error.errors()[0]["msg"]) from None
+    return value
+
+
+Url = Annotated[
+    str,
+    Field(max_length=2000, json_schema_extra={"format": "uri"}, examples=["https://hooks.example.com/emporium"]),
+    AfterValidator(_http_url),
+]
 
 
 class WebhookEndpointIn(Body):
@@ -31,10 +50,11 @@ class WebhookEndpointIn(Body):
 
 
 class WebhookEndpointUpdate(Body):
-    url: Url | None = None
-    description: str | None = Field(None, max_length=500)
-    event_types: EventTypes | None = None
-    enabled: bool | None = None
+    # Each field may be omitted, not null: `SkipJsonSchema[None]` keeps the null out of the contract.
+    url: Url | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = Field(None, max_length=500)
+    event_types: EventTypes | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
 
     @field_validator("url", "description", "event_types", "enabled")
     @classmethod
