@@ -206,8 +206,8 @@ async def test_fulfil_deliver_and_refund(
     delivered = await app_client.post(f"/v1/orders/{order['id']}/deliver", headers=owner)
     assert delivered.json()["status"] == "delivered"
     invalid = await app_client.post(f"/v1/orders/{order['id']}/cancel", headers=owner)
-    problem = assert_problem(invalid, 409, "conflict")
-    assert "refund" in str(problem["detail"])
+    problem = assert_problem(invalid, 409, "invalid_transition")
+    assert "refunded instead" in str(problem["detail"])
     refund = await app_client.post(
         f"/v1/orders/{order['id']}/refunds", headers={**owner, "Idempotency-Key": key()}, json={"amount": 2_500}
     )
@@ -273,3 +273,49 @@ async def test_cancel_voids_and_releases(app_client: httpx.AsyncClient, db: Data
     problem = assert_problem(again, 409, "invalid_transition")
     assert problem["current_state"] == "cancelled"
     assert problem["target_state"] == "fulfilled"
+
+
+async def test_cancelling_a_paid_unshipped_order_refunds_the_capture_once_and_releases_its_stock(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection
+) -> None:
+    shop = await make_tenant(db, "Cancel captured")
+    owner = bearer(shop.owner_key)
+    product = await make_product(db, shop, price=2500, on_hand=4)
+    order = (await place(app_client, shop.storefront_key, order_body((str(product["sku"]), 2)))).json()
+    assert (order["status"], order["capture_mode"]) == ("paid", "immediate")
+    answers = await asyncio.gather(
+        *(
+            app_client.post(f"/v1/orders/{order['id']}/cancel", headers=owner, json={"reason": "customer asked"})
+            for _ in range(3)
+        )
+    )  # a retried (and a double-clicked) cancel
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    assert {a.json()["status"] for a in answers} == {"cancelled"}
+    final = (await app_client.get(f"/v1/orders/{order['id']}", headers=owner)).json()
+    assert final["refunded"]["amount"] == 5000
+    payment = await pg.fetchrow(
+        "SELECT status, captured_amount, refunded_amount FROM payments.payment WHERE order_id = $1", order["id"]
+    )
+    assert dict(payment) == {"status": "captured", "captured_amount": 5000, "refunded_amount": 5000}
+    refunds = await pg.fetchval(
+        "SELECT count(*) FROM payments.sandbox_ledger l JOIN payments.payment p ON p.provider_ref = l.charge_id "
+        "WHERE p.order_id = $1 AND l.operation = 'refund'",
+        order["id"],
+    )
+    assert refunds == 1  # refunded once at the provider, however often the cancel was sent
+    assert await _inventory(pg, product["id"]) == (4, 0)
+
+
+async def test_a_shipped_order_is_refunded_not_cancelled(app_client: httpx.AsyncClient, db: Database) -> None:
+    shop = await make_tenant(db, "Shipped")
+    owner = bearer(shop.owner_key)
+    product = await make_product(db, shop, on_hand=2)
+    order = (await place(app_client, shop.storefront_key, order_body((str(product["sku"]), 1)))).json()
+    shipped = await app_client.post(
+        f"/v1/orders/{order['id']}/fulfill", headers=owner, json={"carrier": "DHL", "tracking_number": "1"}
+    )
+    assert shipped.status_code == 200
+    refused = await app_client.post(f"/v1/orders/{order['id']}/cancel", headers=owner, json={})
+    assert_problem(refused, 409, "invalid_transition")
+    again = (await app_client.get(f"/v1/orders/{order['id']}", headers=owner)).json()
+    assert (again["status"], again["refunded"]["amount"]) == ("fulfilled", 0)

@@ -42,4 +42,6 @@ async def test_the_readme_walkthrough_runs_as_written(database_url: str, db: Dat
         f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nserver:\n{server.output()[-3000:]}"
     )
     assert '"carrier":"DHL"' in result.stdout  # shipped
-    assert "'amount': 1200" in result.stdout.splitlines()[-1], result.stdout
+    lines = result.stdout.splitlines()
+    assert "'amount': 1200" in lines[-3], result.stdout  # one mug refunded
+    assert lines[-2:] == ["cancelled", "0"], result.stdout  # cancelled: its mug released; the shipped ones left

@@ -52,15 +52,24 @@ async def place_order(
 
 @traced
 async def cancel(db: Database, principal: Principal, audit: AuditContext, order_id: str, reason: str) -> orders.Order:
+    """Cancel an unshipped order in one request: its authorization voided or its capture refunded (once, by a
+    refund key derived from the order), then the order cancelled and its stock released. Safe to retry."""
     order = await orders.get_order(db, principal, order_id)
+    orders.check_cancellable(order)
     payment = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
+    refunded = None
     if payment is not None:
-        payments.check_cancellable(payment, order_id)
         if payment.is_unresolved:
             payment = await payments.resolve_pending(db, org_id=order.org_id, payment_id=payment.id)
         if payment.awaits_capture:
             await payments.void(db, org_id=order.org_id, payment_id=payment.id)
-    return await orders.cancel_order(db, principal.org_id, order_id, reason=reason, audit=audit)
+        elif payment.is_charged:
+            await payments.refund_remaining(db, payment, refund_key=f"cancel:{order.id}")
+            refunded = await payments.payment_for_order(db, org_id=order.org_id, order_id=order.id)
+    return await orders.cancel_order(
+        db, principal.org_id, order_id, reason=reason, audit=audit,
+        refunded_total=refunded.refunded if refunded is not None else None,
+    )  # fmt: skip
 
 
 @traced

@@ -73,10 +73,9 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "This state change is not allowed"
 
-    def __init__(self, entity: str, current: str, target: str) -> None:
-        super().__init__(
-            f"{entity} cannot go from {current!r} to {target!r}", current_state=current, target_state=target
-        )
+    def __init__(self, entity: str, current: str, target: str, *, hint: str = "") -> None:
+        detail = f"{entity} cannot go from {current!r} to {target!r}" + (f"; {hint}" if hint else "")
+        super().__init__(detail, current_state=current, target_state=target)
 
 
 class PaymentDeclined(DomainError):

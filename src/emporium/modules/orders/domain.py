@@ -55,6 +55,12 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
         raise InvalidTransition("order", current.value, target.value)
 
 
+def check_cancellable(current: OrderStatus) -> None:
+    """Checked before anything is refunded or voided for a cancel: a shipped order is refunded, not cancelled."""
+    if current is not S.CANCELLED and S.CANCELLED not in TRANSITIONS[current]:
+        raise InvalidTransition("order", current.value, S.CANCELLED.value, hint="a shipped order is refunded instead")
+
+
 def status_after_refund(current: OrderStatus, refunded: Money, order_total: Money) -> OrderStatus:
     target = S.REFUNDED if refunded.amount >= order_total.amount else S.PARTIALLY_REFUNDED
     check_transition(current, target)

@@ -24,6 +24,9 @@ from emporium.modules.orders.domain import (
     order_totals,
     status_after_refund,
 )
+from emporium.modules.orders.domain import (
+    check_cancellable as domain_check_cancellable,
+)
 from emporium.modules.orders.events import (
     EventLine,
     OrderCancelled,
@@ -200,10 +203,11 @@ async def _reread(tx: Tx, o: Order) -> Order:
     return await _locked(tx, o.org_id, o.id)
 
 
-async def _cancel(tx: Tx, current: Order, *, reason: str) -> Order | None:
+async def _cancel(tx: Tx, current: Order, *, reason: str, refunded_total: Money | None = None) -> Order | None:
     """Cancel from the state held (releasing its stock once); None when the order moved meanwhile."""
     check_transition(current.status, S.CANCELLED)
-    cancelled = await store.move_status(tx, current, S.CANCELLED, cancel_reason=reason)
+    refunded = {"refunded_amount": refunded_total.amount} if refunded_total is not None else {}
+    cancelled = await store.move_status(tx, current, S.CANCELLED, cancel_reason=reason, **refunded)
     if cancelled is None:
         return None
     if current.status in HOLDS_RESERVATION:
@@ -252,14 +256,21 @@ def _cancelled_event(o: Order, reason: str, *, was_paid: bool) -> OrderCancelled
 
 @traced
 async def cancel_order(
-    db: Database, org_id: str, order_id: str, *, reason: str, audit: AuditContext | None = None
+    db: Database,
+    org_id: str,
+    order_id: str,
+    *,
+    reason: str,
+    audit: AuditContext | None = None,
+    refunded_total: Money | None = None,
 ) -> Order:
-    """Cancel and give the reserved stock back. Cancelling a cancelled order is a no-op."""
+    """Cancel and give the reserved stock back (recording what was refunded for it). Cancelling a cancelled
+    order is a no-op."""
     async with transaction(db) as tx:
         current = await _locked(tx, org_id, order_id)
         if current.is_cancelled:
             return current
-        cancelled = await _cancel(tx, current, reason=reason)
+        cancelled = await _cancel(tx, current, reason=reason, refunded_total=refunded_total)
         assert cancelled is not None  # the row is locked: nobody moved it
         if audit is not None:
             await audit_store.record(tx, audit, order_id)
@@ -338,6 +349,10 @@ async def get_order_in(db: Database, org_id: str, order_id: str) -> Order:
     if found is None:
         raise NotFound(f"no order {order_id}")
     return found
+
+
+def check_cancellable(o: Order) -> None:
+    domain_check_cancellable(o.status)
 
 
 def check_refundable(o: Order) -> None:

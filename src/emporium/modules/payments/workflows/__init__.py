@@ -29,7 +29,7 @@ from emporium.modules.payments.workflows.capture import capture, capture_held, e
 from emporium.modules.payments.workflows.charge import NO_NEWS, charge, check_payment_method, resolve_charge
 from emporium.modules.payments.workflows.common import providers_of
 from emporium.modules.payments.workflows.reads import get_payment, payment_for_order, stale_pending
-from emporium.modules.payments.workflows.refunds import refund
+from emporium.modules.payments.workflows.refunds import refund, refund_remaining
 from emporium.modules.payments.workflows.webhooks import WebhookReceipt, receive_provider_webhook
 from emporium.platform.errors import PaymentDeclined
 
@@ -59,6 +59,7 @@ __all__ = [
     "providers_of",
     "receive_provider_webhook",
     "refund",
+    "refund_remaining",
     "resolve_charge",
     "resolve_pending",
     "stale_pending",

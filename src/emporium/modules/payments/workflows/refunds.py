@@ -110,3 +110,28 @@ async def _drive_refund(db: Database, payment: Payment, pending: Refund, adapter
         await tx.commit()
     assert current is not None
     return current
+
+
+@traced
+async def refund_remaining(
+    db: Database, payment: Payment, *, refund_key: str, providers: Providers | None = None
+) -> Refund | None:
+    """Refund what is left of the capture, once per key (a paid order being cancelled); None when nothing is.
+
+    A retry with the same key finds the refund made the first time (driving it to the provider
+    again if its outcome was unknown) instead of refunding what is left after it.
+    A refund the provider refuses is a `ProviderError` (502): the order must not be cancelled then.
+    """
+    async with transaction(db) as tx:
+        found = await store.refund_by_key(tx, payment.org_id, payment.id, refund_key)
+        current = await store.get(tx, payment.org_id, payment.id)
+    assert current is not None
+    if found is None and current.refundable.amount <= 0:
+        return None
+    amount = found.amount if found is not None else current.refundable
+    made = await refund(
+        db, org_id=payment.org_id, payment_id=payment.id, amount=amount, refund_key=refund_key, providers=providers
+    )
+    if made.status is RefundStatus.FAILED:
+        raise ProviderError(f"{payment.provider} refused the refund: {made.failure_reason}", refund_id=made.id)
+    return made
