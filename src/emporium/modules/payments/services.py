@@ -79,6 +79,19 @@ async def _one(tx: Tx, statement: Any) -> Payment | None:
 # --- payments -------------------------------------------------------------------------------------
 
 
+def _pending_row(org_id: str, order_id: str, provider: str, amount: Money, card_token: str) -> dict[str, Any]:
+    return {
+        "id": new_id("pay"),
+        "org_id": org_id,
+        "order_id": order_id,
+        "provider": provider,
+        "status": PaymentStatus.PENDING.value,
+        "currency": amount.currency,
+        "amount": amount.amount,
+        "card_token": card_token,
+    }
+
+
 @traced
 async def insert_unless_live(
     tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str
@@ -86,16 +99,7 @@ async def insert_unless_live(
     """Insert a pending payment unless the order already has a live one (then None)."""
     statement = (
         pg_insert(payment)
-        .values(
-            id=new_id("pay"),
-            org_id=org_id,
-            order_id=order_id,
-            provider=provider,
-            status=PaymentStatus.PENDING.value,
-            currency=amount.currency,
-            amount=amount.amount,
-            card_token=card_token,
-        )
+        .values(**_pending_row(org_id, order_id, provider, amount, card_token))
         .on_conflict_do_nothing(index_elements=["org_id", "order_id"], index_where=_LIVE)
         .returning(payment)
     )
@@ -108,18 +112,7 @@ async def insert_pending(
 ) -> Payment:
     """The first payment of a new order (no live one can exist yet: the order was created in this tx)."""
     statement = (
-        payment.insert()
-        .values(
-            id=new_id("pay"),
-            org_id=org_id,
-            order_id=order_id,
-            provider=provider,
-            status=PaymentStatus.PENDING.value,
-            currency=amount.currency,
-            amount=amount.amount,
-            card_token=card_token,
-        )
-        .returning(payment)
+        payment.insert().values(**_pending_row(org_id, order_id, provider, amount, card_token)).returning(payment)
     )
     found = await _one(tx, statement)
     assert found is not None

@@ -6,24 +6,22 @@ from emporium.modules.payments import api
 from emporium.modules.payments import services as store
 from emporium.modules.payments.domain import (
     AuthorizationOutcome,
-    AuthorizationResult,
     Payment,
     PaymentStatus,
     ProviderCharge,
-    ProviderPort,
     ProviderRejected,
     ProviderTimeout,
     authorization_key,
     forward_path,
 )
 from emporium.modules.payments.providers import Providers
+from emporium.modules.payments.workflows.charge import charge
 from emporium.modules.payments.workflows.common import adapter_for, log
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, NotFound, ValidationFailed
 from emporium.platform.money import Money
-from emporium.platform.telemetry.metrics import PAYMENT_OUTCOMES
 from emporium.platform.telemetry.tracing import traced
 
 
@@ -64,45 +62,29 @@ async def authorize(db: Database, *, org_id: str, payment_id: str, providers: Pr
     a decline: read the status). When the outcome is unknown (timeout, dropped
     connection) the payment stays `pending` for `resolve_pending`.
     """
+    payment, card_token = await _with_card_token(db, org_id, payment_id)
+    if payment.status is not PaymentStatus.PENDING:
+        return payment
+    return await _authorize_pending(db, payment, card_token, providers)
+
+
+async def _with_card_token(db: Database, org_id: str, payment_id: str) -> tuple[Payment, str]:
     async with transaction(db) as tx:
         payment = await store.get(tx, org_id, payment_id)
         card_token = await store.card_token_of(tx, org_id, payment_id)
     if payment is None or card_token is None:
         raise NotFound(f"no payment {payment_id}")
-    if payment.status is not PaymentStatus.PENDING:
-        return payment
-    return await _authorize_pending(db, payment, card_token, adapter_for(db, payment.provider, providers))
+    return payment, card_token
 
 
-async def _authorize_pending(db: Database, payment: Payment, card_token: str, adapter: ProviderPort) -> Payment:
-    try:
-        result = await adapter.authorize(
-            amount=payment.amount,
-            card_token=card_token,
-            idempotency_key=authorization_key(payment.id),
-            reference=payment.id,
-        )
-    except ProviderTimeout as error:
-        log.warning("payment_outcome_unknown", payment_id=payment.id, provider=payment.provider, error=str(error))
-        PAYMENT_OUTCOMES.labels(payment.provider, "authorize", "unknown").inc()
-        return payment
-    except ProviderRejected as error:
-        result = AuthorizationResult(AuthorizationOutcome.FAILED, None, None, error.code)
-    PAYMENT_OUTCOMES.labels(payment.provider, "authorize", result.outcome.value).inc()
-    return await _record_authorization(db, payment, result)
-
-
-async def _record_authorization(db: Database, payment: Payment, result: AuthorizationResult) -> Payment:
+async def _authorize_pending(db: Database, payment: Payment, card_token: str, providers: Providers | None) -> Payment:
+    result = await charge(db, payment, card_token, capture=False, providers=providers)
+    if result.outcome is AuthorizationOutcome.UNKNOWN:
+        return payment  # pending for `resolve_pending`
     async with transaction(db) as tx:
-        if result.outcome is AuthorizationOutcome.AUTHORIZED:
-            moved = await api.to_authorized(tx, payment, result.amount or payment.amount, result.provider_ref)
-        else:
-            status = PaymentStatus(result.outcome.value)
-            moved = await api.to_unauthorized(tx, payment, status, result.reason, result.provider_ref)
-        current = moved or await store.get(tx, payment.org_id, payment.id)
+        current = await api.record_authorization(tx, payment, result)
         await tx.commit()
-    assert current is not None
-    if moved is None and result.outcome is AuthorizationOutcome.AUTHORIZED and not current.is_live:
+    if result.outcome is AuthorizationOutcome.AUTHORIZED and not current.is_live:
         log.error("provider_authorized_a_closed_payment", payment_id=payment.id, status=current.status.value)
     return current
 
@@ -115,32 +97,28 @@ async def resolve_pending(db: Database, *, org_id: str, payment_id: str, provide
     (at most one charge by construction); a provider that does not answer
     leaves the payment pending.
     """
-    async with transaction(db) as tx:
-        payment = await store.get(tx, org_id, payment_id)
-        card_token = await store.card_token_of(tx, org_id, payment_id)
-    if payment is None or card_token is None:
-        raise NotFound(f"no payment {payment_id}")
+    payment, card_token = await _with_card_token(db, org_id, payment_id)
     if payment.status is not PaymentStatus.PENDING:
         return payment
     adapter = adapter_for(db, payment.provider, providers)
     try:
-        charge = await adapter.get(idempotency_key=authorization_key(payment.id), provider_ref=payment.provider_ref)
+        found = await adapter.get(idempotency_key=authorization_key(payment.id), provider_ref=payment.provider_ref)
     except ProviderTimeout:
         return payment
     except ProviderRejected as error:
         log.warning("payment_lookup_refused", payment_id=payment.id, code=error.code)
         return payment
-    if charge is None:
-        return await _authorize_pending(db, payment, card_token, adapter)
-    if charge.status is PaymentStatus.PENDING:
+    if found is None:
+        return await _authorize_pending(db, payment, card_token, providers)
+    if found.status is PaymentStatus.PENDING:
         return payment
-    return await _record_charge(db, payment, charge)
+    return await _record_charge(db, payment, found)
 
 
-async def _record_charge(db: Database, payment: Payment, charge: ProviderCharge) -> Payment:
+async def _record_charge(db: Database, payment: Payment, found: ProviderCharge) -> Payment:
     async with transaction(db) as tx:
-        for step in forward_path(PaymentStatus.PENDING, charge.status):
-            await apply_step(tx, payment, step, charge.authorized, charge.captured, charge.provider_ref, charge.reason)
+        for step in forward_path(PaymentStatus.PENDING, found.status):
+            await apply_step(tx, payment, step, found.authorized, found.captured, found.provider_ref, found.reason)
         current = await store.get(tx, payment.org_id, payment.id)
         await tx.commit()
     assert current is not None
