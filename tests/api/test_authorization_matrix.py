@@ -199,7 +199,7 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     # Another org's admin names org A's SKU, which its own catalog does not have: 422.
     ("POST", "/v1/orders"): (new_order, _expect(401, 403, 201, 201, 201, 201, 422)),
     ("GET", "/v1/orders/{id}"): (on_order(), _expect(401, 200, 200, 200, 200, 403, 404)),
-    ("POST", "/v1/orders/{id}/cancel"): (on_order("/cancel"), _expect(401, 403, 409, 409, 409, 403, 404)),
+    ("POST", "/v1/orders/{id}/cancel"): (on_order("/cancel"), _expect(401, 403, 200, 200, 200, 403, 404)),
     ("POST", "/v1/orders/{id}/fulfill"): (
         on_order("/fulfill", {"carrier": "DHL", "tracking_number": "42"}),
         _expect(401, 403, 200, 200, 200, 403, 404),

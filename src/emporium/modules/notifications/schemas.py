@@ -52,7 +52,7 @@ class WebhookEndpointIn(Body):
 class WebhookEndpointUpdate(Body):
     # Each field may be omitted, not null: `SkipJsonSchema[None]` keeps the null out of the contract.
     url: Url | SkipJsonSchema[None] = None
-    description: str | SkipJsonSchema[None] = Field(None, max_length=500)
+    description: Annotated[str, Field(max_length=500)] | SkipJsonSchema[None] = None
     event_types: EventTypes | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
 
