@@ -55,10 +55,10 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
         raise InvalidTransition("order", current.value, target.value)
 
 
-def check_cancellable(current: OrderStatus) -> None:
+def check_cancellable(o: Order) -> None:
     """Checked before anything is refunded or voided for a cancel: a shipped order is refunded, not cancelled."""
-    if current is not S.CANCELLED and S.CANCELLED not in TRANSITIONS[current]:
-        raise InvalidTransition("order", current.value, S.CANCELLED.value, hint="a shipped order is refunded instead")
+    if o.status is not S.CANCELLED and S.CANCELLED not in TRANSITIONS[o.status]:
+        raise InvalidTransition("order", o.status.value, S.CANCELLED.value, hint="a shipped order is refunded instead")
 
 
 def status_after_refund(current: OrderStatus, refunded: Money, order_total: Money) -> OrderStatus:

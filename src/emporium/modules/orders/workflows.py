@@ -19,13 +19,11 @@ from emporium.modules.orders.domain import (
     Order,
     OrderLine,
     OrderStatus,
+    check_cancellable,
     check_payable,
     check_transition,
     order_totals,
     status_after_refund,
-)
-from emporium.modules.orders.domain import (
-    check_cancellable as domain_check_cancellable,
 )
 from emporium.modules.orders.events import (
     EventLine,
@@ -51,7 +49,14 @@ from emporium.platform.money import Money
 from emporium.platform.pagination import Page
 from emporium.platform.telemetry.tracing import traced
 
-__all__ = ["Order", "OrderSpec", "OrderStatus", "PaymentChoice", "PlacedOrder"]  # the types the orchestrators see
+__all__ = [
+    "Order",
+    "OrderSpec",
+    "OrderStatus",
+    "PaymentChoice",
+    "PlacedOrder",
+    "check_cancellable",
+]  # the types the orchestrators see
 
 S = OrderStatus
 
@@ -349,10 +354,6 @@ async def get_order_in(db: Database, org_id: str, order_id: str) -> Order:
     if found is None:
         raise NotFound(f"no order {order_id}")
     return found
-
-
-def check_cancellable(o: Order) -> None:
-    domain_check_cancellable(o.status)
 
 
 def check_refundable(o: Order) -> None:

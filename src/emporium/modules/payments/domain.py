@@ -219,12 +219,6 @@ def capture_amount(payment: Payment, requested: Money | None) -> Money:
     return amount
 
 
-def check_cancellable(payment: Payment, order_id: str) -> None:
-    """An order whose payment was captured is refunded, not cancelled."""
-    if payment.is_charged:
-        raise Conflict(f"order {order_id} has been charged; refund it instead of cancelling")
-
-
 def check_has_capture(payment: Payment | None, order_id: str) -> Payment:
     """The payment a refund of this order draws on: a captured one."""
     if payment is None or not payment.is_charged:

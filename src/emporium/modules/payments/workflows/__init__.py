@@ -20,7 +20,6 @@ from emporium.modules.payments.domain import (
     Refund,
     RefundExceedsCapture,
     RefundStatus,
-    check_cancellable,
     check_has_capture,
 )
 from emporium.modules.payments.providers import Providers, ProviderSettings, install, uninstall
@@ -49,7 +48,6 @@ __all__ = [
     "capture",
     "capture_held",
     "charge",
-    "check_cancellable",
     "check_has_capture",
     "check_payment_method",
     "expire_authorizations",
