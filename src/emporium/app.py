@@ -18,13 +18,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import Scope
 
 from emporium import __version__
+from emporium.bootstrap.modules import INSTALLED
 from emporium.config import Config, metrics_directory
-from emporium.modules.catalog.handlers import router as catalog_router
-from emporium.modules.identity.handlers import router as identity_router
-from emporium.modules.notifications.handlers import router as notifications_router
-from emporium.modules.orders.handlers import router as orders_router
-from emporium.modules.payments.handlers import router as payments_router
-from emporium.modules.payments.webhooks import router as provider_webhooks_router
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.gate import GATED_MARK
 from emporium.platform.auth.jwt import JwtVerifier
@@ -32,7 +27,6 @@ from emporium.platform.auth.middleware import AuthenticationMiddleware, Authenti
 from emporium.platform.db.engine import Database
 from emporium.platform.events.backlog import Pressure, dead_letters
 from emporium.platform.events.handlers import SUBSCRIPTIONS_KEY
-from emporium.platform.events.handlers import router as events_admin_router
 from emporium.platform.health import Readiness, check_readiness
 from emporium.platform.http.docs import mount_docs
 from emporium.platform.http.health import health_router
@@ -44,6 +38,7 @@ from emporium.platform.http.openapi import truthful_openapi
 from emporium.platform.http.problems import install_problem_handlers
 from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
 from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
+from emporium.platform.manifest import Modules
 from emporium.platform.ratelimit import Bucket, RateLimiter
 from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from emporium.runtime import Runtime
@@ -114,8 +109,13 @@ def _backlog(app: FastAPI) -> Callable[[], Pressure]:
     return pressure
 
 
-def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None = None) -> FastAPI:
-    """`config` sets the edge limits (body size, timeout, shedding, rate limits); resources come from the runtime."""
+def create_app(
+    open_runtime: RuntimeOpener | None = None, config: Config | None = None, modules: Modules = INSTALLED
+) -> FastAPI:
+    """`config` sets the edge limits (body size, timeout, shedding, rate limits); resources come from the runtime.
+
+    `modules`: the manifests whose routes are served and whose route classes shed load.
+    """
     settings = config or Config()
 
     @asynccontextmanager
@@ -174,6 +174,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
             latency_target_seconds=settings.shed_latency_target,
         ),
         pressure=_backlog(app),
+        policy=modules.shed_policy(),
     )
     # Before authentication: a NUL in a credential or an id must not reach a database lookup.
     app.add_middleware(InputPolicyMiddleware)
@@ -184,12 +185,7 @@ def create_app(open_runtime: RuntimeOpener | None = None, config: Config | None 
 
     _mount_probes(app, settings.metrics_token)
     mount_docs(app)
-    app.include_router(identity_router)
-    app.include_router(catalog_router)
-    app.include_router(notifications_router)
-    app.include_router(orders_router)
-    app.include_router(payments_router)
-    app.include_router(provider_webhooks_router)  # public: the provider's signature authenticates it
-    app.include_router(events_admin_router)
+    for router in modules.routers:
+        app.include_router(router)
     app.openapi = lambda: truthful_openapi(app, GATED_MARK)  # type: ignore[method-assign]
     return app

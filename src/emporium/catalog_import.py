@@ -122,6 +122,6 @@ async def import_file(
 
 def import_principal(org_id: str) -> Principal:
     """The CLI acts as the system inside one org; only catalog writes are done with it."""
-    from emporium.platform.auth.perms import Perm
+    from emporium.modules.catalog.permissions import Perm
 
     return Principal(org_id, ActorType.SYSTEM, "cli:catalog-import", "system", frozenset({Perm.CATALOG_WRITE}))

@@ -83,9 +83,12 @@ def _consumed() -> dict[str, list[str]]:
 
 
 def collect() -> tuple[list[ModuleFacts], dict[str, set[str]]]:
+    from emporium.bootstrap.modules import INSTALLED
+
     consumed = _consumed()
     facts = []
-    for directory in sorted(p for p in MODULES.iterdir() if (p / "__init__.py").exists()):
+    # The modules of the manifests list (the platform's own manifest has no package under modules/).
+    for directory in sorted(MODULES / name for name in INSTALLED.names if (MODULES / name / "__init__.py").exists()):
         module = ModuleFacts(directory.name)
         module.api = _public_functions(_parse(directory / "api.py"))
         module.publishes = _event_names(_parse(directory / "events.py"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from emporium import bus
+from emporium.bootstrap.authorization import role_permissions
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
@@ -228,7 +229,7 @@ async def open_runtime(
             db=db,
             expected_revision=head_revision(),
             principal_cache=principals,
-            authenticator=IdentityAuthenticator(db, principals),
+            authenticator=IdentityAuthenticator(db, principals, role_permissions()),
             jwt_verifier=jwt_verifier_for(config),
             cache=cache,
             subscriptions=hosted,

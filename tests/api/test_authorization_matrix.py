@@ -18,12 +18,12 @@ import pytest
 from starlette.routing import Route
 
 from emporium.app import create_app
+from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import Role
 from emporium.modules.notifications.resources import webhook_endpoint_crud
 from emporium.modules.notifications.schemas import WebhookEndpointIn
 from emporium.modules.orders.workflows import OrderSpec
 from emporium.orchestrators import checkout
-from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
 from emporium.platform.idempotency.store import IdempotencyClaim
 from tests.support.bus import make_dead_letter
@@ -291,14 +291,14 @@ def _app_routes() -> set[tuple[str, str]]:
 
 def test_every_route_is_in_the_matrix_or_declared_public() -> None:
     app_routes = _app_routes()
-    unlisted = app_routes - MATRIX.keys() - PUBLIC_ROUTES
+    unlisted = app_routes - MATRIX.keys() - INSTALLED.public_routes
     assert not unlisted, f"routes without an authorization matrix row: {sorted(unlisted)}"
     stale = MATRIX.keys() - app_routes
     assert not stale, f"matrix rows for routes that no longer exist: {sorted(stale)}"
 
 
 def test_public_routes_are_exactly_the_probes_and_docs() -> None:
-    assert {path for _, path in PUBLIC_ROUTES} == {
+    assert {path for _, path in INSTALLED.public_routes} == {
         "/livez",
         "/readyz",
         "/metrics",

@@ -16,12 +16,12 @@ import httpx
 import standardwebhooks
 
 from emporium.app import create_app
+from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import Role
 from emporium.modules.payments import workflows
 from emporium.modules.payments.domain import PaymentStatus
 from emporium.modules.payments.webhooks import router as webhooks_router
 from emporium.platform.auth.gate import GatedRoute
-from emporium.platform.auth.public import PUBLIC_ROUTES
 from emporium.platform.db.engine import Database
 from emporium.platform.money import Money
 from tests.support.identity import Tenant
@@ -118,7 +118,7 @@ async def test_capturing_a_declined_payment_names_both_states(
 def test_the_webhook_route_is_public_and_not_gated() -> None:
     assert [getattr(r, "path", None) for r in webhooks_router.routes] == ["/v1/provider-webhooks/{provider}"]
     assert not any(isinstance(r, GatedRoute) for r in webhooks_router.routes)
-    assert ("POST", "/v1/provider-webhooks/{provider}") in PUBLIC_ROUTES
+    assert ("POST", "/v1/provider-webhooks/{provider}") in INSTALLED.public_routes
     assert "/v1/provider-webhooks/{provider}" in create_app().openapi()["paths"]
 
 

@@ -12,8 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from emporium.app import create_app
+from emporium.bootstrap.modules import INSTALLED
 from emporium.config import Config
-from emporium.platform.http.shedding import AdaptiveLimit, ShedSettings, priority_of
+from emporium.platform.http.shedding import AdaptiveLimit, ShedSettings
 from emporium.platform.ratelimit import Bucket, MemoryRateLimiter, RedisRateLimiter
 from emporium.runtime import open_runtime
 from tests.api.test_edge import assert_problem
@@ -89,6 +90,7 @@ async def test_browsing_is_shed_before_checkout_and_nothing_queues(gate: asyncio
 
 
 def test_priorities() -> None:
+    priority_of = INSTALLED.shed_policy().priority_of
     assert priority_of("POST", "/v1/orders") == "critical"
     assert priority_of("POST", "/v1/provider-webhooks/stripe") == "critical"
     assert priority_of("GET", "/v1/products") == "low"

@@ -1,11 +1,16 @@
-"""Every handler opens with `principal = auth_gate(request, Perm.X)`: one permission per endpoint."""
+"""Every handler opens with `principal = auth_gate(request, Perm.X)`: one permission per endpoint.
+
+`Perm` is the module's own enum (`modules/<m>/permissions.py`); a platform router built by a factory
+checks the permission the application passes in (`auth_gate(request, permission)`).
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from emporium.platform.auth.perms import Perm
+from emporium.bootstrap.kernel import Perm as KernelPerm
+from emporium.bootstrap.modules import INSTALLED
 from tests.services import ROOT
 
 HANDLER_FILES = sorted(
@@ -17,17 +22,21 @@ HANDLER_FILES = sorted(
 ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete"}
 
 
+def _is_route(node: ast.AST) -> bool:
+    return isinstance(node, ast.AsyncFunctionDef) and any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+        for d in node.decorator_list
+    )
+
+
 def _routes(path: Path) -> list[ast.AsyncFunctionDef]:
+    """Module-level routes, and those of a router factory taking the `permission` its routes check."""
     tree = ast.parse(path.read_text())
-    return [
-        node
-        for node in tree.body
-        if isinstance(node, ast.AsyncFunctionDef)
-        and any(
-            isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
-            for d in node.decorator_list
-        )
-    ]
+    found = [node for node in tree.body if isinstance(node, ast.AsyncFunctionDef) and _is_route(node)]
+    for factory in tree.body:
+        if isinstance(factory, ast.FunctionDef) and any(a.arg == "permission" for a in factory.args.args):
+            found += [node for node in ast.walk(factory) if isinstance(node, ast.AsyncFunctionDef) and _is_route(node)]
+    return found
 
 
 def _gate_permission(function: ast.AsyncFunctionDef) -> str | None:
@@ -42,7 +51,12 @@ def _gate_permission(function: ast.AsyncFunctionDef) -> str | None:
     perm = call.args[1]
     if isinstance(perm, ast.Attribute) and isinstance(perm.value, ast.Name) and perm.value.id == "Perm":
         return perm.attr
+    if isinstance(perm, ast.Name) and perm.id == "permission":  # a factory's parameter, named by the application
+        return PASSED_IN
     return None
+
+
+PASSED_IN = "<passed in>"
 
 
 def _resource_permissions() -> set[str]:
@@ -73,7 +87,18 @@ def test_every_handler_starts_with_auth_gate_and_one_permission() -> None:
             else:
                 used.add(perm)
     assert missing == [], "handlers whose first line is not `principal = auth_gate(request, Perm.X)`"
-    assert used | _resource_permissions() == {p.name for p in Perm}, "a permission no endpoint uses, or an unknown one"
+    declared = {_member_name(p) for m in INSTALLED.manifests for p in m.permissions}
+    used.discard(PASSED_IN)
+    passed_in = {p.name for p in KernelPerm}  # the dead-letter routes check what the kernel manifest passes
+    assert used | _resource_permissions() | passed_in == declared, (
+        "a permission no endpoint uses, or one no manifest grants"
+    )
+
+
+def _member_name(permission: str) -> str:
+    name = getattr(permission, "name", None)
+    assert isinstance(name, str), f"{permission!r}: manifests grant members of a module's `Perm` enum"
+    return name
 
 
 def test_the_check_catches_a_handler_without_the_gate() -> None:

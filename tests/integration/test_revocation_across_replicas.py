@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from emporium.bootstrap.authorization import role_permissions
 from emporium.modules.identity import workflows
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.identity.domain import Role
@@ -25,9 +26,9 @@ async def test_revocation_reaches_another_replica_within_the_ttl(db: Database, t
     key_hash = hash_api_key(issued.secret)
 
     revoking_cache = PrincipalCache()
-    revoking = IdentityAuthenticator(db, revoking_cache)
+    revoking = IdentityAuthenticator(db, revoking_cache, role_permissions())
     clock = FakeClock()
-    other = IdentityAuthenticator(db, PrincipalCache(clock=clock))
+    other = IdentityAuthenticator(db, PrincipalCache(clock=clock), role_permissions())
 
     assert await revoking.by_api_key(key_hash) is not None
     assert await other.by_api_key(key_hash) is not None  # now cached on the other replica
@@ -50,8 +51,8 @@ async def test_last_used_at_is_recorded_at_most_once_a_minute(
     issued = await workflows.create_api_key(db, owner, setup_audit(owner), name="u", role=Role.STAFF, expires_at=None)
     query = "SELECT last_used_at FROM identity.api_key WHERE id = $1"
     assert await pg.fetchval(query, issued.key.id) is None
-    await workflows.authenticate_api_key(db, hash_api_key(issued.secret))
+    await workflows.authenticate_api_key(db, hash_api_key(issued.secret), role_permissions())
     first = await pg.fetchval(query, issued.key.id)
-    await workflows.authenticate_api_key(db, hash_api_key(issued.secret))
+    await workflows.authenticate_api_key(db, hash_api_key(issued.secret), role_permissions())
     assert first is not None
     assert await pg.fetchval(query, issued.key.id) == first

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from emporium.bootstrap.authorization import role_permissions
 from emporium.modules.identity import workflows
 from emporium.modules.identity.domain import Role, User, permissions_of
 from emporium.platform.audit.entries import AuditContext
@@ -58,7 +59,9 @@ async def make_tenant(db: Database, name: str) -> Tenant:
     slug = secrets.token_hex(3)
     issued = await workflows.create_org(db, name=name, owner_email=f"founder@{slug}.example.com")
     org_id = issued.key.org_id
-    owner = Principal(org_id, ActorType.API_KEY, issued.key.id, Role.OWNER.value, permissions_of(Role.OWNER))
+    owner = Principal(
+        org_id, ActorType.API_KEY, issued.key.id, Role.OWNER.value, permissions_of(Role.OWNER, role_permissions())
+    )
     storefront = await workflows.create_api_key(
         db, owner, setup_audit(owner), name="storefront", role=Role.STOREFRONT, expires_at=None
     )

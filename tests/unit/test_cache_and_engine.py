@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
-from emporium.platform.auth.perms import Perm
+from emporium.modules.catalog.permissions import Perm
 from emporium.platform.cache import Entry, MemoryCache, SingleFlight
 from emporium.platform.crud.filters import parse_list_query
 from emporium.platform.crud.resource import Filter, Op, Permissions, Resource, crud_indexes

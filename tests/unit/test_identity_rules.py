@@ -4,14 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emporium.bootstrap.authorization import role_permissions
+from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import (
     PEOPLE_ROLES,
-    PERMISSION_HOLDERS,
-    ROLE_PERMISSIONS,
     Role,
     may_grant,
     may_manage,
 )
+from emporium.modules.identity.permissions import Perm
 from emporium.platform.auth.api_keys import (
     KEY_LENGTH,
     display_prefix,
@@ -20,13 +21,14 @@ from emporium.platform.auth.api_keys import (
     is_well_formed_api_key,
 )
 from emporium.platform.auth.cache import PrincipalCache
-from emporium.platform.auth.perms import Perm
 from emporium.platform.auth.principal import ActorType, Principal
 
+ROLE_PERMISSIONS = role_permissions()
 
-def test_every_permission_has_holders_and_owner_holds_all() -> None:
-    assert set(PERMISSION_HOLDERS) == set(Perm)
-    assert ROLE_PERMISSIONS[Role.OWNER] == frozenset(Perm)
+
+def test_every_role_is_granted_and_owner_holds_every_permission() -> None:
+    assert set(ROLE_PERMISSIONS) == {role.value for role in Role}
+    assert ROLE_PERMISSIONS[Role.OWNER] == INSTALLED.permissions
 
 
 def test_storefront_keys_cannot_administer_identity() -> None:
@@ -35,7 +37,7 @@ def test_storefront_keys_cannot_administer_identity() -> None:
 
 
 def test_viewers_only_read() -> None:
-    assert all(perm.value.endswith((":read", ":whoami")) for perm in ROLE_PERMISSIONS[Role.VIEWER])
+    assert all(perm.endswith((":read", ":whoami")) for perm in ROLE_PERMISSIONS[Role.VIEWER])
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,13 @@
-"""Every module's tables, gathered for Alembic's autogenerate and drift checks."""
+"""Every module's tables, gathered from the manifests for Alembic's autogenerate and drift checks."""
 
 from __future__ import annotations
 
-# Importing a module's tables registers them on the shared MetaData.
-# (Add each new module's `tables` here.)
-import emporium.modules.catalog.tables
-import emporium.modules.identity.tables
-import emporium.modules.notifications.tables
-import emporium.modules.orders.tables
-import emporium.modules.payments.tables
-import emporium.platform.audit.tables
-import emporium.platform.cron_runs
-import emporium.platform.events.tables
-import emporium.platform.idempotency.tables  # noqa: F401
-from emporium.platform.db.schema import MODULE_SCHEMAS, metadata
+from emporium.bootstrap.modules import INSTALLED
+from emporium.platform.db.schema import metadata
 
+# The manifests' tables are defined on the shared MetaData (importing the list registered them).
 target_metadata = metadata
+MODULE_SCHEMAS: tuple[str, ...] = INSTALLED.schemas
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

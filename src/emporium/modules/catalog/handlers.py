@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from emporium.modules.catalog import workflows
 from emporium.modules.catalog.domain import Inventory, StockAdjustment
+from emporium.modules.catalog.permissions import Perm
 from emporium.modules.catalog.resources import category_crud, category_resource, product_crud, product_resource
 from emporium.modules.catalog.schemas import (
     AdjustmentIn,
@@ -22,7 +23,6 @@ from emporium.modules.catalog.schemas import (
     parse_bulk_items,
 )
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.crud.handlers import crud_router
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.idempotency import HEADER as IDEMPOTENCY_HEADER

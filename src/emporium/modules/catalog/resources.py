@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emporium.modules.catalog import services as store
+from emporium.modules.catalog.permissions import Perm
 from emporium.modules.catalog.schemas import (
     CategoryIn,
     CategoryOut,
@@ -18,7 +19,6 @@ from emporium.modules.catalog.schemas import (
 )
 from emporium.modules.catalog.tables import category, product
 from emporium.modules.catalog.workflows import PRODUCTS, PRODUCTS_CACHE
-from emporium.platform.auth.perms import Perm
 from emporium.platform.crud.resource import Filter, HookContext, Hooks, NamedQuery, Op, Permissions, Resource, Row
 from emporium.platform.crud.workflows import CrudWorkflows
 from emporium.platform.db.tx import Tx

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from emporium.platform.auth.perms import Perm
 from emporium.platform.errors import Conflict, Forbidden
 
 
@@ -21,35 +21,8 @@ class Role(StrEnum):
 
 PEOPLE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER})
 
-_EVERYONE = frozenset(Role)
-
-# Which roles hold each permission. Every endpoint maps to exactly one Perm.
-PERMISSION_HOLDERS: dict[Perm, frozenset[Role]] = {
-    Perm.WHOAMI: _EVERYONE,
-    Perm.ORG_READ: _EVERYONE,
-    Perm.ORG_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.USERS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER, Role.BACKOFFICE}),
-    Perm.USERS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.API_KEYS_READ: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.API_KEYS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.AUDIT_READ: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.CATALOG_READ: _EVERYONE,
-    Perm.CATALOG_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
-    Perm.INVENTORY_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
-    Perm.ORDERS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER, Role.BACKOFFICE}),
-    Perm.ORDERS_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.STOREFRONT, Role.BACKOFFICE}),
-    Perm.ORDERS_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE}),
-    Perm.REFUNDS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.WEBHOOKS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
-    Perm.WEBHOOKS_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.EVENTS_ADMIN: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.PAYMENTS_READ: frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.BACKOFFICE, Role.VIEWER}),
-    Perm.PAYMENTS_WRITE: frozenset({Role.OWNER, Role.ADMIN, Role.BACKOFFICE}),
-}
-
-ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    role: frozenset(perm for perm, holders in PERMISSION_HOLDERS.items() if role in holders) for role in Role
-}
+# Role -> the permissions it holds: built by the application from every module's grants (their manifests).
+RolePermissions = Mapping[str, frozenset[str]]
 
 # Higher may grant lower; only an owner may create or touch another owner.
 _RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.STAFF: 1, Role.VIEWER: 0, Role.STOREFRONT: 0, Role.BACKOFFICE: 1}
@@ -144,5 +117,5 @@ class RoleNotGrantable(Forbidden):
     title = "You may not grant that role"
 
 
-def permissions_of(role: Role) -> frozenset[Perm]:
-    return ROLE_PERMISSIONS[role]
+def permissions_of(role: Role, held: RolePermissions) -> frozenset[str]:
+    return held.get(role.value, frozenset())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from emporium.modules.identity import workflows
 from emporium.modules.identity.domain import UserStatus
+from emporium.modules.identity.permissions import Perm
 from emporium.modules.identity.schemas import (
     ApiKeyOut,
     AuditEntryOut,
@@ -24,7 +25,6 @@ from emporium.modules.identity.schemas import (
 )
 from emporium.platform.audit.entries import AuditFilter
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.schemas import PageOut
 from emporium.platform.http.state import database_of, principal_cache_of

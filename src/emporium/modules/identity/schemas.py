@@ -49,7 +49,7 @@ class WhoAmIOut(BaseModel):
             actor_type=p.actor_type.value,
             actor_id=p.actor_id,
             role=p.role,
-            permissions=sorted(perm.value for perm in p.permissions),
+            permissions=sorted(str(perm) for perm in p.permissions),
         )
 
 

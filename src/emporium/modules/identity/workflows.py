@@ -16,6 +16,7 @@ from emporium.modules.identity.domain import (
     Org,
     Role,
     RoleNotGrantable,
+    RolePermissions,
     User,
     UserStatus,
     may_grant,
@@ -42,8 +43,8 @@ class KeyAuthentication:
     valid_for_seconds: float | None  # until the key expires; None: no expiry
 
 
-def _principal(org_id: str, actor_type: ActorType, actor_id: str, role: Role) -> Principal:
-    return Principal(org_id, actor_type, actor_id, role.value, permissions_of(role))
+def _principal(org_id: str, actor_type: ActorType, actor_id: str, role: Role, held: RolePermissions) -> Principal:
+    return Principal(org_id, actor_type, actor_id, role.value, permissions_of(role, held))
 
 
 async def _issue_key(
@@ -109,7 +110,7 @@ async def create_demo_org_if_empty(db: Database) -> IssuedApiKey | None:
 
 
 @traced
-async def authenticate_api_key(db: Database, secret_hash: str) -> KeyAuthentication | None:
+async def authenticate_api_key(db: Database, secret_hash: str, held: RolePermissions) -> KeyAuthentication | None:
     async with transaction(db) as tx:
         key = await store.find_usable_key_by_hash(tx, secret_hash)
         if key is None:
@@ -118,11 +119,11 @@ async def authenticate_api_key(db: Database, secret_hash: str) -> KeyAuthenticat
         await tx.commit()
     now = datetime.now(UTC)
     valid_for = None if key.expires_at is None else (key.expires_at - now).total_seconds()
-    return KeyAuthentication(_principal(key.org_id, ActorType.API_KEY, key.id, key.role), valid_for)
+    return KeyAuthentication(_principal(key.org_id, ActorType.API_KEY, key.id, key.role, held), valid_for)
 
 
 @traced
-async def authenticate_user(db: Database, org_id: str, user_ref: str) -> Principal | None:
+async def authenticate_user(db: Database, org_id: str, user_ref: str, held: RolePermissions) -> Principal | None:
     """A verified token's user, if an active (or invited: first sign-in activates) member of the org."""
     async with transaction(db) as tx:
         user = await store.find_user_by_ref(tx, org_id, user_ref)
@@ -131,7 +132,7 @@ async def authenticate_user(db: Database, org_id: str, user_ref: str) -> Princip
         if user.status is UserStatus.INVITED:
             await store.activate_invited_user(tx, user.id)
         await tx.commit()
-    return _principal(user.org_id, ActorType.USER, user.id, user.role)
+    return _principal(user.org_id, ActorType.USER, user.id, user.role, held)
 
 
 # --- org and users ------------------------------------------------------------------------------

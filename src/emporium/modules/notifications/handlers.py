@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from emporium.modules.notifications import workflows
 from emporium.modules.notifications.domain import DeliveryStatus
+from emporium.modules.notifications.permissions import Perm
 from emporium.modules.notifications.resources import endpoint_rotated, webhook_endpoint_crud, webhook_endpoint_resource
 from emporium.modules.notifications.schemas import (
     WebhookAttemptListOut,
@@ -17,7 +18,6 @@ from emporium.modules.notifications.schemas import (
     WebhookEndpointRotatedOut,
 )
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.crud.handlers import crud_router
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.state import database_of

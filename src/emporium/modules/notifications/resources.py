@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from emporium.modules.notifications.domain import generate_signing_secret, secret_hint
+from emporium.modules.notifications.permissions import Perm
 from emporium.modules.notifications.schemas import (
     WebhookEndpointCreatedOut,
     WebhookEndpointIn,
@@ -16,7 +17,6 @@ from emporium.modules.notifications.schemas import (
 )
 from emporium.modules.notifications.tables import webhook_endpoint
 from emporium.modules.notifications.workflows import check_endpoint_url
-from emporium.platform.auth.perms import Perm
 from emporium.platform.crud.resource import Filter, HookContext, Hooks, Permissions, Resource, Row
 from emporium.platform.crud.workflows import CrudWorkflows
 from emporium.platform.db.tx import Tx

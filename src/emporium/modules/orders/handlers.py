@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from emporium.modules.orders import workflows
+from emporium.modules.orders.permissions import Perm
 from emporium.modules.orders.schemas import (
     CancelIn,
     FulfillIn,
@@ -22,7 +23,6 @@ from emporium.modules.orders.schemas import (
 from emporium.modules.orders.workflows import OrderSpec
 from emporium.orchestrators import checkout
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.idempotency import idempotent
 from emporium.platform.http.schemas import PageOut

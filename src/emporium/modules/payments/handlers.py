@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from emporium.modules.payments import workflows
+from emporium.modules.payments.permissions import Perm
 from emporium.modules.payments.schemas import CaptureIn, PaymentOut
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.state import database_of
 

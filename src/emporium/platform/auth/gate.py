@@ -13,7 +13,6 @@ from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from emporium.platform.auth.perms import Perm
 from emporium.platform.auth.principal import Principal
 from emporium.platform.errors import Forbidden, Unauthenticated
 
@@ -35,10 +34,10 @@ def authenticated(request: HTTPConnection) -> Principal:
     return principal
 
 
-def auth_gate(request: HTTPConnection, perm: Perm) -> Principal:
+def auth_gate(request: HTTPConnection, perm: str) -> Principal:
     principal = authenticated(request)
     if not principal.has(perm):
-        raise Forbidden(f"role {principal.role!r} lacks the permission {perm.value!r}", permission=perm.value)
+        raise Forbidden(f"role {principal.role!r} lacks the permission {str(perm)!r}", permission=str(perm))
     return principal
 
 

@@ -82,10 +82,10 @@ class AuthenticationMiddleware:
         if verifier is None:
             raise CredentialsRefused("the bearer token is not an API key, and JWT authentication is not configured")
         try:
-            identity = await verifier.verify(token)
+            verified = await verifier.verify(token)
         except InvalidToken as error:
             raise CredentialsRefused(str(error)) from None
-        principal = await authenticator.by_user(identity.org_id, identity.user_ref)
+        principal = await authenticator.by_user(verified.org_id, verified.user_ref)
         if principal is None:
             raise CredentialsRefused("the token's user is not an active member of the token's org")
         return principal

@@ -1,29 +1,16 @@
-"""Every permission of the product. Each endpoint maps to exactly one of these;
-which roles hold which permissions is data in `modules/identity/domain.py`."""
+"""Permissions: names of the form `<area>:<action>` checked by `auth_gate`.
+
+The platform holds no list of them: each module declares its own (an enum in
+`modules/<m>/permissions.py`) and, in its manifest, which roles hold each.
+The identity module turns those grants into each role's permissions.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from typing import TypeAlias
 
+# A permission name; the modules' `Perm` enums are `StrEnum`s, so their members are these.
+Perm: TypeAlias = str
 
-class Perm(StrEnum):
-    WHOAMI = "auth:whoami"
-    ORG_READ = "org:read"
-    ORG_WRITE = "org:write"
-    USERS_READ = "users:read"
-    USERS_WRITE = "users:write"
-    API_KEYS_READ = "api_keys:read"
-    API_KEYS_WRITE = "api_keys:write"
-    AUDIT_READ = "audit:read"
-    CATALOG_READ = "catalog:read"
-    CATALOG_WRITE = "catalog:write"
-    INVENTORY_WRITE = "inventory:write"
-    ORDERS_READ = "orders:read"
-    ORDERS_WRITE = "orders:write"
-    ORDERS_MANAGE = "orders:manage"
-    REFUNDS_WRITE = "refunds:write"
-    WEBHOOKS_READ = "webhooks:read"
-    WEBHOOKS_WRITE = "webhooks:write"
-    EVENTS_ADMIN = "events:admin"
-    PAYMENTS_READ = "payments:read"
-    PAYMENTS_WRITE = "payments:write"
+# The holders of a permission granted to every role the identity module defines.
+EVERY_ROLE: frozenset[str] = frozenset({"*"})

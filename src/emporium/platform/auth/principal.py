@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from emporium.platform.auth.perms import Perm
-
 
 class ActorType(StrEnum):
     USER = "user"
@@ -20,7 +18,7 @@ class Principal:
     actor_type: ActorType
     actor_id: str
     role: str
-    permissions: frozenset[Perm]
+    permissions: frozenset[str]
 
-    def has(self, perm: Perm) -> bool:
+    def has(self, perm: str) -> bool:
         return perm in self.permissions

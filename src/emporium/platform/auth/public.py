@@ -1,4 +1,4 @@
-"""The one list of endpoints that answer without credentials.
+"""The platform's own endpoints that answer without credentials (a module lists its own in its manifest).
 
 Every other route's handler starts with `auth_gate`; the authorization matrix
 test fails for a route that is neither gated nor listed here.
@@ -14,7 +14,5 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
-        # Providers sign these; the signature over the raw body is checked instead of a credential.
-        ("POST", "/v1/provider-webhooks/{provider}"),
     }
 )

@@ -1,7 +1,7 @@
 """Table-definition conventions shared by every module.
 
-Each module owns one PostgreSQL schema and declares its tables on a MetaData
-created here, so constraint names are predictable (Alembic can drop and alter
+Each module owns one PostgreSQL schema (named in its manifest) and declares its
+tables on a MetaData created here, so constraint names are predictable (Alembic can drop and alter
 them by name) and every module's tables end up in one registry for migrations.
 """
 
@@ -19,6 +19,3 @@ NAMING_CONVENTION = {
 
 # One MetaData for the whole application; tables are qualified by module schema.
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-# Module schemas, in creation order. A module's tables live only in its schema.
-MODULE_SCHEMAS: tuple[str, ...] = ("platform", "identity", "catalog", "notifications", "payments", "orders")

@@ -109,14 +109,14 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "API key",
-        "description": "An API key (`emp_…`), created with `emporium admin create-org` or `POST /v1/api-keys`: "
+        "description": "An API key (`emp_…`), created with `emporium admin create-org` or by an admin through the API: "
         "`Authorization: Bearer <key>`.",
     },
     "jwt": {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "A JWT from your identity provider, naming the user (`sub`) and the org (`org_id`).",
+        "description": "A JWT from your OpenID Connect provider, naming the user (`sub`) and the org (`org_id`).",
     },
 }
 

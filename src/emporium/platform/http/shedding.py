@@ -1,23 +1,25 @@
 """Load shedding: a per-instance limit on concurrent requests, answered 503 at once (never queued).
 
-Requests are classed by route: `critical` (checkout, payments, provider
-webhooks, refunds) may use the whole limit; `normal` writes and reads a
-share of it; `low` (catalog browsing) the smallest share — so under pressure
-browsing is shed first and checkout last. In adaptive mode the limit follows
+Requests are classed by route prefix, as each module's manifest declares
+(`RouteClass`): `critical` (money moving: placing orders, payments, provider
+callbacks) may use the whole limit; `normal` writes and reads a share of it;
+`low` (browsing, GET only) the smallest share — so under pressure browsing is
+shed first and money last. In adaptive mode the limit follows
 observed latency: it shrinks when the last interval's p90 exceeds the target
 and grows back while latency is fine and the limit is in use.
 
 The outbox backlog's pressure (`platform.events.backlog`, decision 018) sheds by what the backlog
 means: consumers behind -> browsing; consumers gone -> browsing and non-critical writes; the
-database itself in danger -> checkout and payments too. Provider webhooks are never shed by it
-(they settle money already moved), nor are reads other than browsing (operators need them).
+database itself in danger -> critical writes too. Routes marked `backlog_exempt` (provider callbacks
+settling money already moved) are never shed by it, nor are reads other than browsing (operators need them).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,20 +27,53 @@ from emporium.platform.events.backlog import Pressure
 from emporium.platform.http.limits import send_problem
 from emporium.platform.telemetry.metrics import HTTP_SHED
 
-CRITICAL_PREFIXES = ("/v1/orders", "/v1/payments", "/v1/provider-webhooks")
-NEVER_SHED_FOR_BACKLOG = ("/v1/provider-webhooks",)
 BACKLOG_RETRY_AFTER_SECONDS = 5  # the pressure is re-assessed every couple of seconds and changes slowly
-LOW_PREFIXES = ("/v1/products", "/v1/categories")
 SHARE = {"critical": 1.0, "normal": 0.8, "low": 0.6}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def priority_of(method: str, path: str) -> str:
-    if path.startswith(CRITICAL_PREFIXES):
-        return "critical"
-    if method == "GET" and path.startswith(LOW_PREFIXES):
-        return "low"
-    return "normal"
+class Priority(StrEnum):
+    CRITICAL = "critical"  # every method under the prefix
+    NORMAL = "normal"
+    LOW = "low"  # GET only: writes under a browsing prefix stay normal
+
+
+@dataclass(frozen=True, slots=True)
+class RouteClass:
+    """How a module's route prefix is shed; `backlog_exempt`: never refused for the outbox backlog."""
+
+    prefix: str
+    priority: Priority
+    backlog_exempt: bool = False
+
+
+class ShedPolicy:
+    """The route classes of every module, looked up by request path."""
+
+    def __init__(self, routes: Iterable[RouteClass] = ()) -> None:
+        classes = list(routes)
+        self.critical = tuple(r.prefix for r in classes if r.priority is Priority.CRITICAL)
+        self.low = tuple(r.prefix for r in classes if r.priority is Priority.LOW)
+        self.backlog_exempt = tuple(r.prefix for r in classes if r.backlog_exempt)
+
+    def priority_of(self, method: str, path: str) -> str:
+        if path.startswith(self.critical):
+            return Priority.CRITICAL.value
+        if method == "GET" and path.startswith(self.low):
+            return Priority.LOW.value
+        return Priority.NORMAL.value
+
+    def shed_for_backlog(self, pressure: Pressure, method: str, path: str, priority: str) -> bool:
+        """Whether the outbox backlog's `pressure` refuses this request (the table in decision 018)."""
+        if pressure is Pressure.NONE or path.startswith(self.backlog_exempt):
+            return False
+        if priority == "low":
+            return True
+        if method not in WRITE_METHODS:
+            return False
+        if priority == "normal":
+            return pressure >= Pressure.STALLED
+        return pressure >= Pressure.DANGER
 
 
 @dataclass
@@ -92,25 +127,17 @@ class AdaptiveLimit:
             self.limit = min(float(self.settings.max_concurrent), self.limit + max(1.0, self.limit / 10))
 
 
-def shed_for_backlog(pressure: Pressure, method: str, path: str, priority: str) -> bool:
-    """Whether the outbox backlog's `pressure` refuses this request (the table in decision 018)."""
-    if pressure is Pressure.NONE or path.startswith(NEVER_SHED_FOR_BACKLOG):
-        return False
-    if priority == "low":
-        return True
-    if method not in WRITE_METHODS:
-        return False
-    if priority == "normal":
-        return pressure >= Pressure.STALLED
-    return pressure >= Pressure.DANGER
-
-
 class LoadSheddingMiddleware:
     def __init__(
-        self, app: ASGIApp, settings: ShedSettings, pressure: Callable[[], Pressure] = lambda: Pressure.NONE
+        self,
+        app: ASGIApp,
+        settings: ShedSettings,
+        pressure: Callable[[], Pressure] = lambda: Pressure.NONE,
+        policy: ShedPolicy | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
+        self.policy = policy or ShedPolicy()
         self.limit = AdaptiveLimit(settings)
         self.in_flight = 0
         self.pressure = pressure
@@ -118,7 +145,7 @@ class LoadSheddingMiddleware:
     def _refusal(self, method: str, path: str, priority: str) -> str | None:
         if self.in_flight >= self.limit.limit * SHARE[priority]:
             return "concurrency"
-        if shed_for_backlog(self.pressure(), method, path, priority):
+        if self.policy.shed_for_backlog(self.pressure(), method, path, priority):
             return "outbox_backlog"
         return None
 
@@ -126,7 +153,7 @@ class LoadSheddingMiddleware:
         if scope["type"] != "http" or scope["path"] in {"/livez", "/readyz", "/metrics"}:
             await self.app(scope, receive, send)
             return
-        priority = priority_of(scope["method"], scope["path"])
+        priority = self.policy.priority_of(scope["method"], scope["path"])
         reason = self._refusal(scope["method"], scope["path"], priority)
         if reason == "concurrency":
             HTTP_SHED.labels(priority, reason).inc()

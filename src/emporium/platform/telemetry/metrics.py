@@ -47,12 +47,7 @@ DEAD_LETTERS = Gauge("event_dead_letters", "Dead letters not yet replayed", mult
 DB_POOL_IN_USE = Gauge("db_pool_connections_in_use", "Database connections checked out", multiprocess_mode="livesum")
 DB_POOL_WAITING = Gauge("db_pool_waiting", "Requests waiting for a database connection", multiprocess_mode="livesum")
 CACHE_LOOKUPS = Counter("cache_lookups", "Cache reads", ["cache", "outcome"])
-NOTIFICATION_SETTLE_RETRIES = Counter(
-    "notification_settle_retries", "Sent notifications whose record had to wait for the database", ["consumer"]
-)
-PAYMENT_OUTCOMES = Counter(
-    "payment_outcomes", "Payment provider calls by outcome", ["provider", "operation", "outcome"]
-)
+# A module's own metrics live in the module (`modules/<m>/metrics.py`) and are listed in its manifest.
 
 
 def status_class(status: int) -> str:

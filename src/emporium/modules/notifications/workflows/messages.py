@@ -18,6 +18,7 @@ from emporium.modules.notifications.domain import (
     TextMessage,
     quota_window,
 )
+from emporium.modules.notifications.metrics import NOTIFICATION_SETTLE_RETRIES
 from emporium.modules.notifications.providers import Notifiers, installed
 from emporium.modules.notifications.providers.templates import render, render_email
 from emporium.modules.notifications.workflows.common import (
@@ -34,7 +35,6 @@ from emporium.platform.db.transaction import transaction
 from emporium.platform.errors import Unavailable
 from emporium.platform.events import inbox
 from emporium.platform.events.subscriptions import Delivery
-from emporium.platform.telemetry.metrics import NOTIFICATION_SETTLE_RETRIES
 from emporium.platform.telemetry.tracing import traced
 
 

@@ -16,12 +16,12 @@ from emporium.modules.payments.domain import (
     check_card_token,
     unknown_provider,
 )
+from emporium.modules.payments.metrics import PAYMENT_OUTCOMES
 from emporium.modules.payments.providers import Providers, installed
 from emporium.modules.payments.workflows.common import adapter_for, log
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.errors import NotFound
-from emporium.platform.telemetry.metrics import PAYMENT_OUTCOMES
 from emporium.platform.telemetry.tracing import traced
 
 NO_NEWS = UNKNOWN_OUTCOME  # "the provider said nothing new": settling then follows the payment as recorded

@@ -1,0 +1,1 @@
+"""Wiring: the list of module manifests and what the application builds from them."""
