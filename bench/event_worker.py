@@ -1,4 +1,4 @@
-"""The event pipeline's consumer for the bench: `emporium.worker.run_worker` (the code behind
+"""The event pipeline's consumer for the bench: `emporium.bootstrap.worker.run_worker` (the code behind
 `emporium worker`) hosting one subscriber of `orders.order_created` v1 that records each event once
 in its inbox (the same exactly-once path a module's subscriber takes) and does nothing else.
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 
+from emporium.bootstrap.worker import run_worker
 from emporium.config import Config
 from emporium.platform.db.engine import Database
 from emporium.platform.db.tx import Tx
 from emporium.platform.events.subscriptions import Delivery, Subscription, Subscriptions
 from emporium.platform.events.workflows import handle_once
 from emporium.platform.telemetry.logging import configure_logging
-from emporium.worker import run_worker
 
 CONSUMER = "bench.order_created"
 

@@ -132,11 +132,11 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from emporium.app import create_app
+    from emporium.bootstrap.app import create_app
+    from emporium.bootstrap.runtime import open_runtime
     from emporium.config import Config
     from emporium.platform.telemetry.logging import configure_logging
     from emporium.platform.telemetry.tracing import configure_tracing
-    from emporium.runtime import open_runtime
 
     db_name, url = await create_database(server, "emporium_measure")
     admin = await asyncpg.connect(server)

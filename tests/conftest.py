@@ -13,13 +13,13 @@ import httpx
 import pytest
 import structlog
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import Runtime, open_runtime
 from emporium.config import Config
 from emporium.platform.db.embedded import start_embedded_postgres
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import upgrade
 from emporium.platform.events.subscriptions import Subscriptions
-from emporium.runtime import Runtime, open_runtime
 from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer

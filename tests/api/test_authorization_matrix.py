@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import Role
 from emporium.modules.notifications.resources import webhook_endpoint_crud

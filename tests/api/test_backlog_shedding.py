@@ -16,14 +16,14 @@ import asyncpg
 import httpx
 import pytest
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import Runtime, open_runtime
 from emporium.config import Config
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import upgrade
 from emporium.platform.events.backlog import Pressure, read
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.subscriptions import Subscriptions
-from emporium.runtime import Runtime, open_runtime
 from tests.support.bus import pending_count, wait_for
 from tests.support.catalog import make_product
 from tests.support.databases import DatabaseServer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.platform.db.engine import Database
 from emporium.platform.pagination import encode_cursor
 from tests.api.test_edge import assert_problem

@@ -103,7 +103,7 @@ async def test_metrics_need_their_token(app_client: httpx.AsyncClient, tenant: T
 
 
 async def test_without_a_metrics_token_metrics_are_off() -> None:
-    from emporium.app import create_app
+    from emporium.bootstrap.app import create_app
 
     app = create_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:

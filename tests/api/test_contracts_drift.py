@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from emporium.bootstrap.contracts import render_openapi
 from emporium.config import SETTINGS
-from emporium.contracts import render_openapi
 from tests.services import ROOT
 
 
@@ -33,7 +33,7 @@ def test_readme_documents_every_setting_with_its_default() -> None:
 
 
 def test_committed_module_map_matches_the_code() -> None:
-    from emporium.module_map import render
+    from emporium.bootstrap.module_map import render
 
     committed = (ROOT / "docs" / "modules.md").read_text()
     assert committed == render(), "docs/modules.md is stale: run `make docs` and commit it"

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.platform.errors import Conflict, FieldError, ValidationFailed
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE
 

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.modules.identity.domain import Role
-from emporium.runtime import open_runtime
 from tests.api.test_edge import assert_problem
 from tests.support.identity import JWT_SECRET, Tenant, bearer, mint_token
 

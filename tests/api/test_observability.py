@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.modules.notifications import subscribers as notification_subscribers
 from emporium.modules.notifications.domain import generate_signing_secret
@@ -31,7 +32,6 @@ from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.ids import new_id
 from emporium.platform.telemetry.logging import configure_logging
-from emporium.runtime import open_runtime
 from tests.support.bus import drop_leftover_events
 from tests.support.catalog import make_product
 from tests.support.identity import METRICS_TOKEN, Tenant, bearer, make_tenant

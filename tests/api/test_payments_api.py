@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import standardwebhooks
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import Role
 from emporium.modules.payments import workflows

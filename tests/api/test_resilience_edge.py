@@ -11,12 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.bootstrap.modules import INSTALLED
+from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.platform.http.shedding import AdaptiveLimit, ShedSettings
 from emporium.platform.ratelimit import Bucket, MemoryRateLimiter, RedisRateLimiter
-from emporium.runtime import open_runtime
 from tests.api.test_edge import assert_problem
 from tests.services import configured
 from tests.support.identity import Tenant, bearer

@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
 from emporium.bootstrap.modules import MODULES
+from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.modules.identity.domain import Role
 from emporium.platform.db.engine import Database
@@ -26,7 +27,6 @@ from emporium.platform.events.contracts import Envelope
 from emporium.platform.events.schema_docs import contract_violations
 from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.manifest import Jobs, Manifest, Modules
-from emporium.schedule import scheduled_jobs
 
 TOY = {
     "__init__.py": '"""A toy module, written by a test."""\n',

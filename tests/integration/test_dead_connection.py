@@ -11,11 +11,11 @@ from dataclasses import replace
 import asyncpg
 import httpx
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.platform.db.engine import Database
 from emporium.platform.events.store import WAKE_CHANNEL
-from emporium.runtime import open_runtime
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant
 from tests.support.orders import key, order_body, order_charges, place

@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import asyncpg
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import Runtime, open_runtime
 from emporium.config import Config
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events.outbox import publish
 from emporium.platform.events.subscriptions import Subscriptions
-from emporium.runtime import Runtime, open_runtime
 from tests.support.bus import ThingHappened, effect_counts, prepare, recording, wait_for
 
 

@@ -418,7 +418,7 @@ async def test_a_database_outage_while_an_email_goes_out_is_waited_out_and_the_e
 
 
 def test_the_subscribers_each_have_their_own_consumer_and_the_webhooks_read_every_event() -> None:
-    from emporium import bus
+    from emporium.bootstrap import bus
 
     consumers = [s.consumer for s in subscribers.SUBSCRIPTIONS]
     assert len(set(consumers)) == len(consumers) == 6

@@ -21,7 +21,8 @@ import httpx
 import pytest
 import standardwebhooks
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import Runtime, open_runtime
 from emporium.config import Config
 from emporium.modules.notifications import subscribers
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
@@ -34,7 +35,6 @@ from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.outbox import publish
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
-from emporium.runtime import Runtime, open_runtime
 from tests.services import scaled
 from tests.support.bus import pending_count, prepare, wait_for
 from tests.support.identity import Tenant, bearer, make_tenant

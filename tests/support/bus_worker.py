@@ -1,4 +1,4 @@
-"""A real worker process for the end-to-end bus tests: `emporium.worker.run_worker` (the code behind
+"""A real worker process for the end-to-end bus tests: `emporium.bootstrap.worker.run_worker` (the code behind
 `emporium worker`) hosting the test-only recording subscriber, which no module declares.
 
     DATABASE_URL=... [SOURCE=broker BROKER_URL=... STREAM=... SUBJECT_PREFIX=...] python -m tests.support.bus_worker
@@ -24,11 +24,11 @@ import sys
 import threading
 import traceback
 
+from emporium.bootstrap.worker import Source, run_worker
 from emporium.config import Config
 from emporium.platform.events.broker import BrokerSettings
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.telemetry.logging import configure_logging
-from emporium.worker import Source, run_worker
 from tests.support.bus import recording
 
 

@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel
 
-from emporium import bus
-from emporium.contracts import render_module_event_contracts
+from emporium.bootstrap import bus
+from emporium.bootstrap.contracts import render_module_event_contracts
 from emporium.platform.db.engine import Database
 from emporium.platform.events.contracts import Event, subject_of
 from emporium.platform.events.schema_docs import contract_violations, render_event_contracts

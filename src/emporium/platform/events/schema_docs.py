@@ -2,7 +2,7 @@
 description of the subjects, and the consumer-driven contract check.
 
 Pure functions over `Event` classes and `Subscription`s: the application
-collects them from the modules (`emporium.bus`) and writes the files
+collects them from the modules (`emporium.bootstrap.bus`) and writes the files
 (`emporium events contracts`); tests compare them with the committed ones.
 """
 

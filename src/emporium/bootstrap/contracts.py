@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emporium import __version__, bus
-from emporium.app import create_app
+from emporium import __version__
+from emporium.bootstrap import bus
+from emporium.bootstrap.app import create_app
 from emporium.platform.events.schema_docs import render_event_contracts
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from emporium import bus
+from emporium.bootstrap import bus
 from emporium.bootstrap.authorization import role_permissions
+from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
@@ -36,7 +37,6 @@ from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
-from emporium.schedule import scheduled_jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from emporium import __version__
 from emporium.bootstrap.modules import INSTALLED
+from emporium.bootstrap.runtime import Runtime
 from emporium.config import Config, metrics_directory
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.gate import GATED_MARK
@@ -41,7 +42,6 @@ from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
 from emporium.platform.manifest import Modules
 from emporium.platform.ratelimit import Bucket, RateLimiter
 from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
-from emporium.runtime import Runtime
 
 RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
 

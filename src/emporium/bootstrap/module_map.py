@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # src/emporium
 MODULES = PACKAGE / "modules"
 ORCHESTRATORS = PACKAGE / "orchestrators"
 
@@ -73,7 +73,7 @@ def _imported_modules(files: Iterable[Path]) -> set[str]:
 
 
 def _consumed() -> dict[str, list[str]]:
-    from emporium import bus
+    from emporium.bootstrap import bus
 
     by_module: dict[str, set[str]] = {}
     for subscription in bus.subscriptions():

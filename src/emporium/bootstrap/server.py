@@ -25,14 +25,14 @@ from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 from granian.server import Server
 
-from emporium.app import create_app
+from emporium.bootstrap.app import create_app
+from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.modules.identity.workflows import create_demo_org_if_empty
 from emporium.platform.db.embedded import start_embedded_postgres
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import run_upgrade
 from emporium.platform.telemetry.logging import get_logger, stdlib_passthrough_config
-from emporium.runtime import open_runtime
 
 _log = get_logger("emporium.server")
 
@@ -124,7 +124,7 @@ def serve(config: Config) -> None:
         return create_app(lambda: open_runtime(config, database_url), config)
 
     server = Server(
-        "emporium.app:create_app",
+        "emporium.bootstrap.app:create_app",
         address=config.host,
         port=config.port,
         interface=Interfaces.ASGI,

@@ -19,6 +19,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from emporium.bootstrap.runtime import dispatch_settings_for, open_broker, open_notifiers
+from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.platform.cron import Scheduler
 from emporium.platform.db.engine import Database, PoolSettings
@@ -26,8 +28,6 @@ from emporium.platform.events.broker import BrokerConsumer, BrokerSettings, JetS
 from emporium.platform.events.dispatcher import Dispatcher
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.telemetry.logging import get_logger
-from emporium.runtime import dispatch_settings_for, open_broker, open_notifiers
-from emporium.schedule import scheduled_jobs
 
 Source = Literal["outbox", "broker"]
 _log = get_logger("emporium.worker")
@@ -107,6 +107,6 @@ async def run_scheduler(config: Config, database_url: str, stop: asyncio.Event |
 
 
 def run_cron(config: Config) -> None:
-    from emporium.server import migrate
+    from emporium.bootstrap.server import migrate
 
     asyncio.run(run_scheduler(config, migrate(config)))
