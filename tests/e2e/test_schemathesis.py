@@ -4,7 +4,8 @@ The server runs as `emporium serve` on the session's database; the run uses an
 owner API key of its own org, a product with stock under the example SKU so
 orders can succeed, and `tests/fuzz/hooks.py` for the two things a generator
 cannot know (opaque cursors; not revoking its own key). Examples per operation
-come from FUZZ_EXAMPLES (50 here; `make fuzz` raises it). The server's log must
+come from FUZZ_EXAMPLES: 15 in `make test` (every operation and check, each stateful link, in about a
+third of the time), 50 in `make soak` (CI), 500 in `make fuzz`. The server's log must
 show no unhandled error: a 500 that every check tolerated still fails the test.
 """
 
@@ -20,12 +21,12 @@ import httpx
 import pytest
 
 from emporium.platform.db.engine import Database
-from tests.services import ROOT
+from tests.services import ROOT, scaled
 from tests.support.identity import bearer, make_tenant
 from tests.support.processes import ServerProcess
 
-pytestmark = pytest.mark.e2e
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
+pytestmark = [pytest.mark.e2e, pytest.mark.soak]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or scaled(15, 50))
 SEED = os.environ.get("FUZZ_SEED", "1")
 
 
@@ -51,6 +52,9 @@ async def test_schemathesis_finds_nothing(database_url: str, db: Database, tmp_p
             "DATABASE_URL": database_url,
             "CRON_ENABLED": "false",
             "EVENTS_DISPATCH": "false",
+            # Nobody delivers events here, so after OUTBOX_SHED_AGE the backlog would shed writes (decision 018):
+            # a consequence of this setup, not of the API under test.
+            "OUTBOX_SHED_AGE": "86400",
             "WEBHOOKS_DELIVER": "false",
             "RATE_LIMIT_PER_KEY": "1000000",
             "RATE_LIMIT_PER_ORG": "1000000",
