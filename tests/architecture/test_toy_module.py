@@ -165,6 +165,9 @@ async def test_a_toy_package_with_a_manifest_registers_everything(toy: Manifest)
         jobs = {job.name: job for job in scheduled_jobs(Config(service_name="toys-test"), db, modules)}
         await jobs["toyshop_tidy"].run()
         assert sys.modules["toyshop.jobs"].RAN == ["toys-test"]
+        # Its settings are built once with everyone's, and looked up by their type (what handlers do).
+        toy_settings = sys.modules["toyshop.jobs"].ToySettings
+        assert modules.settings(Config(service_name="toys-test")).get(toy_settings).service_name == "toys-test"
     finally:
         await db.dispose()
 

@@ -129,6 +129,7 @@ def create_app(
             app.state.principal_cache = runtime.principal_cache
             app.state.cache = runtime.cache
             app.state.payment_providers = runtime.payment_providers
+            app.state.module_settings = runtime.module_settings
             setattr(app.state, SUBSCRIPTIONS_KEY, runtime.subscriptions)
             try:
                 yield
@@ -137,6 +138,7 @@ def create_app(
                 app.state.database = None
                 app.state.cache = None
                 app.state.payment_providers = None
+                app.state.module_settings = None
                 setattr(app.state, SUBSCRIPTIONS_KEY, None)
 
     app = FastAPI(

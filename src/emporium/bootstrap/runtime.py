@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from emporium.bootstrap import bus
 from emporium.bootstrap.authorization import role_permissions
+from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.modules.identity.authentication import IdentityAuthenticator
@@ -35,6 +36,7 @@ from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.http.ssrf import SsrfGuard
+from emporium.platform.manifest import ModuleSettings
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
 
@@ -55,6 +57,7 @@ class Runtime:
     payment_providers: payments.Providers
     notifiers: notifications.Notifiers
     webhook_worker: WebhookDeliveryWorker | None
+    module_settings: ModuleSettings  # what the manifests declare, read from `config` once
 
 
 def backlog_settings_for(config: Config) -> BacklogSettings:
@@ -239,4 +242,5 @@ async def open_runtime(
             backlog=backlog,
             notifiers=notifiers,
             webhook_worker=webhook_worker,
+            module_settings=INSTALLED.settings(config),
         )

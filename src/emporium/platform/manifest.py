@@ -57,6 +57,8 @@ class Manifest:
     events: tuple[type[Event], ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     jobs: Jobs[Any] | None = None
+    # Settings dataclasses its handlers read (`platform.http.state.settings_of(request, Kind)`), built once.
+    settings: tuple[type, ...] = ()
     # Each permission its endpoints check -> the role names holding it (`EVERY_ROLE` for all).
     permissions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     metrics: tuple[MetricWrapperBase, ...] = ()
@@ -164,6 +166,11 @@ class Modules:
                 found.extend(manifest.jobs.build(db, settings_from(config, manifest.jobs.settings)))
         return found
 
+    def settings(self, config: object) -> ModuleSettings:
+        """Every settings dataclass the manifests declare (their own and their jobs'), filled from `config` once."""
+        kinds = {kind for m in self.manifests for kind in (*m.settings, *((m.jobs.settings,) if m.jobs else ()))}
+        return ModuleSettings({kind: settings_from(config, kind) for kind in kinds})
+
     def role_permissions(self, roles: Iterable[str]) -> dict[str, frozenset[str]]:
         """Role name -> the permissions it holds, from every module's grants; unknown role names are refused."""
         return _role_permissions(self.manifests, roles)
@@ -178,6 +185,19 @@ class Modules:
 
     def shed_policy(self) -> ShedPolicy:
         return ShedPolicy(route for m in self.manifests for route in m.shedding)
+
+
+class ModuleSettings:
+    """The modules' settings values, built once per process and looked up by their type (never by a string)."""
+
+    def __init__(self, values: Mapping[type, object]) -> None:
+        self._values = dict(values)
+
+    def get(self, kind: type[S]) -> S:
+        value = self._values.get(kind)
+        if not isinstance(value, kind):
+            raise LookupError(f"{kind.__name__} is not declared by any module's manifest")
+        return value
 
 
 def _check(manifest: Manifest) -> None:

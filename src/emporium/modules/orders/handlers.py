@@ -20,13 +20,14 @@ from emporium.modules.orders.schemas import (
     RefundIn,
     RefundOut,
 )
+from emporium.modules.orders.settings import OrdersSettings
 from emporium.modules.orders.workflows import OrderSpec
 from emporium.orchestrators import checkout
 from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.idempotency import idempotent
 from emporium.platform.http.schemas import PageOut
-from emporium.platform.http.state import database_of, runtime_setting
+from emporium.platform.http.state import database_of, settings_of
 from emporium.platform.idempotency.store import IdempotencyClaim
 
 router = APIRouter(prefix="/v1", route_class=GatedRoute, tags=["orders"])
@@ -78,7 +79,7 @@ async def place_order(request: Request, body: PlaceOrderIn) -> Response:
         metadata=body.metadata,
     )
     choice = checkout.PaymentChoice(body.payment.provider, body.payment.card_token)
-    reservation_ttl = timedelta(seconds=runtime_setting(request, "order_reservation_ttl"))
+    reservation_ttl = timedelta(seconds=settings_of(request, OrdersSettings).order_reservation_ttl)
 
     async def effect(claim: IdempotencyClaim) -> tuple[int, OrderOut]:
         placed = await checkout.place_order(db, principal, audit, claim, spec, choice, reservation_ttl=reservation_ttl)

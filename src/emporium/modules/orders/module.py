@@ -31,6 +31,7 @@ MANIFEST = Manifest(
     routers=(router,),
     events=events_of(events),
     jobs=Jobs(OrdersSettings, _jobs),
+    settings=(OrdersSettings,),  # the reservation TTL checkout uses
     permissions=GRANTS,
     shedding=(RouteClass("/v1/orders", Priority.CRITICAL),),  # checkout, refunds: money moves here
 )

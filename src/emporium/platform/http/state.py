@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from starlette.requests import HTTPConnection
 
@@ -10,6 +10,9 @@ from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.cache import VersionedCache
 from emporium.platform.db.engine import Database
 from emporium.platform.errors import Unavailable
+from emporium.platform.manifest import ModuleSettings
+
+S = TypeVar("S")
 
 
 def database_of(request: HTTPConnection) -> Database:
@@ -26,12 +29,12 @@ def principal_cache_of(request: HTTPConnection) -> PrincipalCache:
     return cache
 
 
-def runtime_setting(request: HTTPConnection, name: str) -> Any:
-    """A value of the running process's configuration (e.g. `order_reservation_ttl`)."""
-    runtime = getattr(request.app.state, "runtime", None)
-    if runtime is None:
+def settings_of(request: HTTPConnection, kind: type[S]) -> S:
+    """The settings dataclass `kind` a module's manifest declares, as the runtime built it at start-up."""
+    settings = getattr(request.app.state, "module_settings", None)
+    if not isinstance(settings, ModuleSettings):
         raise Unavailable("the service is starting or stopping")
-    return getattr(runtime.config, name)
+    return settings.get(kind)
 
 
 def cache_of(request: HTTPConnection) -> VersionedCache | None:
