@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,6 +29,7 @@ from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
 from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, METRICS_TOKEN, Tenant, make_tenant
 from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
+from tests.support.postgres_server import pg_ctl
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -73,11 +78,21 @@ def no_unhandled_error(request: pytest.FixtureRequest, unhandled_errors: _Unhand
 
 
 @pytest.fixture(scope="session")
-def database_server() -> DatabaseServer:
+def database_server() -> Iterator[DatabaseServer]:
     url = configured("TEST_DATABASE_URL")
-    if url is None:
-        url = start_embedded_postgres(ROOT / ".data" / "test", database="postgres")
-    return DatabaseServer(url)
+    if url is not None:
+        yield DatabaseServer(url)
+        return
+    # Without a configured server the suite starts its own embedded PostgreSQL in a directory of its own,
+    # stopped and removed at the end: a run leaves nothing behind (a cluster is ~135 MB).
+    ROOT.joinpath(".data").mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="test-", dir=ROOT / ".data"))
+    try:
+        yield DatabaseServer(start_embedded_postgres(data_dir, database="postgres"))
+    finally:
+        with contextlib.suppress(Exception):  # already stopped: nothing to stop
+            pg_ctl((data_dir / "postgres").resolve(), "-m", "fast", "stop")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from emporium.modules.catalog import workflows
@@ -27,13 +25,12 @@ from emporium.platform.crud.handlers import crud_router
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from emporium.platform.http.idempotency import idempotent
+from emporium.platform.http.paging import Cursor, Limit
 from emporium.platform.http.schemas import PageOut
 from emporium.platform.http.state import cache_of, database_of
-from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from emporium.platform.pagination import DEFAULT_LIMIT
 
 router = APIRouter(route_class=GatedRoute)
-Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` from the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 
 
 def _inventory_out(inventory: Inventory) -> InventoryOut:

@@ -26,14 +26,12 @@ from emporium.modules.identity.schemas import (
 from emporium.platform.audit.entries import AuditFilter
 from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.http.context import audit_context
+from emporium.platform.http.paging import Cursor, Limit
 from emporium.platform.http.schemas import PageOut
 from emporium.platform.http.state import database_of, principal_cache_of
-from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from emporium.platform.pagination import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/v1", route_class=GatedRoute)
-
-Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` from the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 
 
 @router.get("/auth/whoami", operation_id="auth_whoami", tags=["identity"])

@@ -20,16 +20,14 @@ from emporium.modules.notifications.schemas import (
 from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.crud.handlers import crud_router
 from emporium.platform.http.context import audit_context
+from emporium.platform.http.paging import Cursor, Limit
 from emporium.platform.http.state import database_of
-from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from emporium.platform.pagination import DEFAULT_LIMIT
 
 router = APIRouter()
 router.include_router(crud_router(webhook_endpoint_resource, webhook_endpoint_crud))
 
 webhooks = APIRouter(route_class=GatedRoute, tags=["webhook_endpoints"])
-
-Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` from the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 
 
 @webhooks.post("/v1/webhook-endpoints/{id}/rotate-secret", operation_id="webhook_endpoints_rotate_secret")

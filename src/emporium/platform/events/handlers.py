@@ -18,12 +18,11 @@ from emporium.platform.events import workflows
 from emporium.platform.events.replay import replay_dead_letter
 from emporium.platform.events.schemas import DeadLetterOut, DeadLetterPageOut
 from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.http.paging import Cursor, Limit
 from emporium.platform.http.state import database_of
-from emporium.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from emporium.platform.pagination import DEFAULT_LIMIT
 
 SUBSCRIPTIONS_KEY = "event_subscriptions"
-Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` from the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 
 
 def subscriptions_of(request: Request) -> Subscriptions:
