@@ -15,7 +15,7 @@ import pytest
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events.outbox import publish
-from tests.services import ROOT
+from tests.services import ROOT, scaled
 from tests.support.bus import ThingHappened, effect_counts, make_dead_letter, pending_count, prepare, wait_for
 from tests.support.workers import ForkedWorker, ForkServer, WorkerProcess
 
@@ -37,10 +37,11 @@ async def _effects(pg: asyncpg.Connection) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM public.bus_effect"))
 
 
-KILLS = 50
+KILLS = scaled(20, 50)  # every kill lands mid-work either way; `make soak` kills fifty times
 AGGREGATES, PER_AGGREGATE = 200, 8  # enough pending work for every kill to land mid-work, little more
 
 
+@pytest.mark.soak
 async def test_a_worker_killed_with_sigkill_fifty_times_mid_work_applies_every_effect_exactly_once_in_order(
     db: Database, pg: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from emporium.modules.catalog.resources import product_crud, product_resource
 from emporium.modules.catalog.workflows import BulkItem, bulk_upsert_products
 from emporium.platform.crud.filters import parse_list_query
 from emporium.platform.db.engine import Database
+from tests.services import scaled
 from tests.support.catalog import new_sku
 from tests.support.identity import make_tenant, setup_audit
 
-PRODUCTS = 10_000
+PRODUCTS = scaled(2_000, 10_000)  # two bulk upserts of 1,000 in `make test`; ten under `make soak`
 
 
+@pytest.mark.soak
 async def test_walking_every_page_while_inserting_returns_each_existing_product_once(db: Database) -> None:
     shop = await make_tenant(db, "Walk")
     owner = shop.owner_principal
