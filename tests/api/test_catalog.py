@@ -8,9 +8,9 @@ import pytest
 from emporium.bootstrap.app import create_app
 from emporium.platform.db.engine import Database
 from emporium.platform.pagination import encode_cursor
-from tests.api.test_edge import assert_problem
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, make_tenant
+from tests.support.problems import assert_problem
 
 
 def _product(sku: str | None = None, amount: int = 1999, **extra: object) -> dict[str, object]:

@@ -8,10 +8,10 @@ import asyncpg
 import httpx
 
 from emporium.platform.db.engine import Database
-from tests.api.test_edge import assert_problem
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant, bearer, make_tenant
 from tests.support.orders import key, order_body, order_charges, place
+from tests.support.problems import assert_problem
 
 
 async def _inventory(pg: asyncpg.Connection, product_id: object) -> tuple[int, int]:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.test_edge import assert_problem
 from tests.support.identity import METRICS_TOKEN, Tenant, bearer
+from tests.support.problems import assert_problem
 
 
 @pytest.mark.parametrize(

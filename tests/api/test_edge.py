@@ -9,21 +9,7 @@ from pydantic import BaseModel, Field
 
 from emporium.bootstrap.app import create_app
 from emporium.platform.errors import Conflict, FieldError, ValidationFailed
-from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "request_id"}
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    body: dict[str, object] = response.json()
-    assert body.keys() >= PROBLEM_KEYS
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"urn:emporium:problem:{code}"
-    assert body["request_id"] == response.headers["x-request-id"]
-    assert "Traceback" not in response.text
-    return body
+from tests.support.problems import assert_problem
 
 
 async def test_livez_and_readyz_answer_ok_on_a_migrated_database(app_client: httpx.AsyncClient) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from emporium.modules.identity.domain import Role
 from emporium.platform.db.engine import Database
-from tests.api.test_edge import assert_problem
 from tests.support.identity import Tenant, bearer, make_tenant, throwaway_user
+from tests.support.problems import assert_problem
 
 
 async def test_whoami_and_org(app_client: httpx.AsyncClient, tenant: Tenant) -> None:

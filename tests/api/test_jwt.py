@@ -21,8 +21,8 @@ from emporium.bootstrap.app import create_app
 from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.modules.identity.domain import Role
-from tests.api.test_edge import assert_problem
 from tests.support.identity import JWT_SECRET, Tenant, bearer, mint_token
+from tests.support.problems import assert_problem
 
 
 async def _whoami(client: httpx.AsyncClient, token: str) -> httpx.Response:

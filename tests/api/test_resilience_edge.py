@@ -17,10 +17,10 @@ from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
 from emporium.platform.http.shedding import AdaptiveLimit, ShedSettings
 from emporium.platform.ratelimit import Bucket, MemoryRateLimiter, RedisRateLimiter
-from tests.api.test_edge import assert_problem
 from tests.services import configured
+from tests.support.clock import FakeClock
 from tests.support.identity import Tenant, bearer
-from tests.unit.test_identity_rules import FakeClock
+from tests.support.problems import assert_problem
 
 
 async def test_a_body_over_the_limit_is_413_before_it_is_read(app_client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -7,8 +7,8 @@ import httpx
 import pytest
 import standardwebhooks
 
-from tests.api.test_edge import assert_problem
 from tests.support.identity import Tenant, bearer
+from tests.support.problems import assert_problem
 
 
 async def test_the_signing_secret_is_shown_once_and_is_a_standard_webhooks_secret(

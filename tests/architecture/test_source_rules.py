@@ -140,3 +140,13 @@ def test_the_length_check_would_catch_a_long_file(tmp_path: Path) -> None:
     (tmp_path / "short_module.py").write_text("x = 1\n" * MAX_LINES)
     paths = sorted(tmp_path.glob("*.py"))
     assert _too_long(paths, tmp_path) == {"long_module.py": MAX_LINES + 1}
+
+
+def test_tests_share_helpers_through_tests_support_only() -> None:
+    """A helper two test files use lives in tests/support/, never inside a test module another one imports."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1].startswith("test_"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}")
+    assert offenders == []

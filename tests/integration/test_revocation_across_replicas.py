@@ -16,8 +16,8 @@ from emporium.modules.identity.domain import Role
 from emporium.platform.auth.api_keys import hash_api_key
 from emporium.platform.auth.cache import DEFAULT_TTL_SECONDS, PrincipalCache
 from emporium.platform.db.engine import Database
+from tests.support.clock import FakeClock
 from tests.support.identity import Tenant, setup_audit
-from tests.unit.test_identity_rules import FakeClock
 
 
 async def test_revocation_reaches_another_replica_within_the_ttl(db: Database, tenant: Tenant) -> None:

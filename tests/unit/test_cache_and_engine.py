@@ -11,7 +11,7 @@ from emporium.platform.cache import Entry, MemoryCache, SingleFlight
 from emporium.platform.crud.filters import parse_list_query
 from emporium.platform.crud.resource import Filter, Op, Permissions, Resource, crud_indexes
 from emporium.platform.errors import ValidationFailed
-from tests.unit.test_identity_rules import FakeClock
+from tests.support.clock import FakeClock
 
 
 async def test_an_older_version_cannot_replace_a_newer_entry_or_tombstone() -> None:

@@ -22,6 +22,7 @@ from emporium.platform.auth.api_keys import (
 )
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.principal import ActorType, Principal
+from tests.support.clock import FakeClock
 
 ROLE_PERMISSIONS = role_permissions()
 
@@ -92,14 +93,6 @@ def test_truncated_or_foreign_keys_are_malformed() -> None:
     assert not is_well_formed_api_key(key[:-1])
     assert not is_well_formed_api_key("emp_test_" + key[9:])
     assert not is_well_formed_api_key(key + "x")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _principal(actor: str = "key_1") -> Principal:
