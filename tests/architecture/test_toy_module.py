@@ -154,6 +154,7 @@ async def test_a_toy_package_with_a_manifest_registers_everything(toy: Manifest)
     # Events: its contract is published and its subscriber routed to it (the consumer-driven check passes).
     assert ("toyshop.toy_made", 1) in [cls.key() for cls in modules.event_types()]
     [subscription] = modules.subscriptions().for_event(("toyshop.toy_made", 1))
+    assert [s.consumer for s in modules.subscriptions("toyshop")] == ["toyshop.counter"]  # `worker --module`
     assert contract_violations(modules.event_types(), modules.subscriptions()) == []
     envelope = Envelope("evt_1", "toyshop.toy_made", 1, "toy", "toy_1", None, {"toy_id": "toy_1"}, datetime.now(UTC))
     db = Database("postgresql://unused@127.0.0.1:1/unused")  # never connected: the toy's parts do not touch it
