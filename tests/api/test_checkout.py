@@ -104,6 +104,27 @@ async def test_50_identical_concurrent_requests_make_one_order_and_one_charge(
     assert await _inventory(pg, product["id"]) == (1000, 20)
 
 
+async def test_twins_of_a_checkout_for_the_last_unit_are_never_told_out_of_stock(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection
+) -> None:
+    """The key is claimed with the checkout's last statement: a twin refused earlier (no stock left, the
+    first took it) must still answer as the key's holder does, not `out_of_stock`."""
+    shop = await make_tenant(db, "Last unit twins")
+    for _ in range(5):
+        product = await make_product(db, shop, on_hand=1)
+        body = order_body((str(product["sku"]), 1))
+        idem = key()
+        responses = await asyncio.gather(*(place(app_client, shop.storefront_key, body, idem) for _ in range(20)))
+        created = [r for r in responses if r.status_code == 201]
+        assert created and {r.content for r in created} == {created[0].content}, [r.text for r in responses[:3]]
+        refused = {r.json()["code"] for r in responses if r.status_code != 201}
+        assert refused <= {"idempotency_key_in_flight"}, refused
+        retry = await place(app_client, shop.storefront_key, body, idem)  # stock is gone now: still the replay
+        assert retry.status_code == 201 and retry.content == created[0].content
+        assert await _inventory(pg, product["id"]) == (1, 1)
+    assert await pg.fetchval("SELECT count(*) FROM orders.order WHERE org_id = $1", shop.org_id) == 5
+
+
 async def test_200_buyers_for_10_units(app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection) -> None:
     shop = await make_tenant(db, "Rush")
     product = await make_product(db, shop, on_hand=10)

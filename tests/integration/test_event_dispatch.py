@@ -132,7 +132,7 @@ async def test_thousands_of_orders_a_fifth_rolled_back_after_publishing_deliver_
         if context.action == ROLL_BACK:
             assert target_id is not None
 
-            async def fail_after_the_outbox_write(tx: Tx, _: list[object]) -> None:
+            async def fail_after_the_outbox_write(tx: Tx) -> None:
                 in_outbox = await tx.scalar(
                     text("SELECT count(*) FROM platform.outbox WHERE aggregate_id = :id AND name = :name"),
                     {"id": target_id, "name": OrderCreated.event_name},
@@ -140,7 +140,7 @@ async def test_thousands_of_orders_a_fifth_rolled_back_after_publishing_deliver_
                 assert in_outbox == 1  # the event is written in this transaction, which now rolls back
                 raise RolledBackOnPurpose(target_id)
 
-            tx.write_before_commit(fail_after_the_outbox_write, None)
+            tx.before_commit(fail_after_the_outbox_write)
 
     # Only the orders workflows see the failing audit store.
     monkeypatch.setattr(orders_workflows, "audit_store", SimpleNamespace(record=audit_then_maybe_fail))
@@ -200,7 +200,7 @@ async def test_a_transaction_holding_a_lower_seq_open_loses_nothing_when_it_comm
     early: list[str] = []
     seen: dict[str, int] = {}
 
-    async def publish_others_before_committing(_tx: Tx, _: list[object]) -> None:
+    async def publish_others_before_committing(_tx: Tx) -> None:
         # Runs after this transaction's outbox statement took the lower seq, before its COMMIT.
         early.extend([await _publish(db, f"thg_early_{i}", i) for i in range(20)])
 
@@ -213,7 +213,7 @@ async def test_a_transaction_holding_a_lower_seq_open_loses_nothing_when_it_comm
     try:
         async with transaction(db) as slow:
             late = await publish(slow, ThingHappened(thing_id="thg_late", n=0))
-            slow.write_before_commit(publish_others_before_committing, None)
+            slow.before_commit(publish_others_before_committing)
             await slow.commit()
         await _drain(pg)
     finally:
@@ -258,7 +258,7 @@ async def test_publishers_of_one_aggregate_take_their_seq_in_commit_order(
 ) -> None:
     started: list[asyncio.Task[str]] = []
 
-    async def second_publisher_meets_the_lock(_tx: Tx, _: list[object]) -> None:
+    async def second_publisher_meets_the_lock(_tx: Tx) -> None:
         # Runs after `first` wrote its event (taking the aggregate's lock), before its COMMIT.
         started.append(asyncio.create_task(_publish(db, "thg_shared", 2)))
 
@@ -270,7 +270,7 @@ async def test_publishers_of_one_aggregate_take_their_seq_in_commit_order(
 
     async with transaction(db) as first:
         await publish(first, ThingHappened(thing_id="thg_shared", n=1))
-        first.write_before_commit(second_publisher_meets_the_lock, None)
+        first.before_commit(second_publisher_meets_the_lock)
         await first.commit()
     await started[0]
     ns = await pg.fetch("SELECT payload->>'n' AS n FROM platform.outbox WHERE aggregate_id = 'thg_shared' ORDER BY seq")

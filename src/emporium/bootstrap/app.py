@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.types import Scope
 
 from emporium import __version__
@@ -34,7 +34,7 @@ from emporium.platform.http.health import health_router
 from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
-from emporium.platform.http.middleware import RequestContextMiddleware
+from emporium.platform.http.middleware import RequestContextMiddleware, request_span_details
 from emporium.platform.http.openapi import truthful_openapi
 from emporium.platform.http.problems import install_problem_handlers
 from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
@@ -153,8 +153,6 @@ def create_app(
     app.state.runtime = None
     app.state.database = None
     install_problem_handlers(app)
-    # No spans for the ASGI receive/send messages: two per request, saying nothing the request span does not.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics", exclude_spans=["receive", "send"])
     # Outermost last: context -> limits -> input policy (path, query, headers) -> shedding -> authentication
     # -> body policy -> rate limits -> audit -> routes.
     app.add_middleware(AuditFailuresMiddleware, database=_database)
@@ -184,6 +182,16 @@ def create_app(
         LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout
     )
     app.add_middleware(RequestContextMiddleware)
+    # The request's span (and the incoming `traceparent`), outermost. Not FastAPIInstrumentor: it finds the
+    # route for the span's name by matching the path against every route, on every request; the request
+    # context names the span from the route the router matched. No spans for the ASGI receive/send messages:
+    # two per request, saying nothing the request span does not.
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        excluded_urls="livez,readyz,metrics",
+        default_span_details=request_span_details,
+        exclude_spans=["receive", "send"],
+    )
 
     _mount_probes(app, settings.metrics_token)
     mount_docs(app)

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from emporium.modules.identity import services
 from emporium.platform.db.tx import Tx
-from emporium.platform.errors import NotFound
 from emporium.platform.telemetry.tracing import traced
 
 
-@traced
-async def capture_mode(tx: Tx, org_id: str) -> str:
-    """When the org captures payments: `immediate` or `on_fulfillment`."""
-    org = await services.get_org(tx, org_id)
-    if org is None:
-        raise NotFound(f"no org {org_id}")
-    return org.capture_mode.value
+def capture_mode_sql(org_id_bind: str) -> str:
+    """The org's capture mode as a scalar subquery, for another module's statement that stores it (the
+    order's insert): no read of its own. `org_id_bind` names the caller's bind holding the org id."""
+    return f"(SELECT capture_mode FROM identity.org WHERE id = :{org_id_bind})"  # noqa: S608 (a bind name)
 
 
 @traced

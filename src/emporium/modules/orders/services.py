@@ -43,18 +43,14 @@ async def commit_stock(tx: Tx, org_id: str, order_id: str, lines: Sequence[Order
     await catalog_api.commit_stock(tx, org_id, _stock(lines), actor_id=order_id, reason=f"order {order_id} shipped")
 
 
-async def capture_mode_of(tx: Tx, org_id: str) -> CaptureMode:
-    return CaptureMode(await identity_api.capture_mode(tx, org_id))
-
-
 # --- payments, through their public api -----------------------------------------------------------
 
 Payment = payments_api.Payment
 AuthorizationResult = payments_api.AuthorizationResult
 
 
-async def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payment:
-    return await payments_api.open_payment(
+def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payment:
+    return payments_api.open_payment(
         tx, org_id=placed.org_id, order_id=placed.id, provider=provider, amount=placed.total, card_token=card_token
     )
 
@@ -118,13 +114,14 @@ async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> 
 
 
 # The order and its lines in one statement (one round trip): the lines come in as parallel arrays.
+_CAPTURE_MODE = identity_api.capture_mode_sql("org_id")  # the org's setting, read by this statement
 _INSERT_ORDER = text(
-    """
+    f"""
     WITH o AS (
         INSERT INTO orders."order"
                (id, org_id, status, capture_mode, currency, subtotal_amount, shipping_amount, total_amount,
                 customer_email, customer_name, customer_phone, shipping_address, metadata, reservation_expires_at)
-        VALUES (:id, :org_id, :status, :capture_mode, :currency, :subtotal, :shipping, :total,
+        VALUES (:id, :org_id, :status, {_CAPTURE_MODE}, :currency, :subtotal, :shipping, :total,
                 :email, :name, :phone, :address, :metadata, now() + :ttl)
         RETURNING *
     ), l AS (
@@ -134,9 +131,9 @@ _INSERT_ORDER = text(
                                         :line_totals) AS x
     )
     SELECT * FROM o
-    """
+    """  # noqa: S608 (constant SQL)
 ).bindparams(
-    *(bindparam(n, type_=Text) for n in ("id", "org_id", "status", "capture_mode", "currency", "email")),
+    *(bindparam(n, type_=Text) for n in ("id", "org_id", "status", "currency", "email")),
     *(bindparam(n, type_=Text) for n in ("name", "phone")),
     *(bindparam(n, type_=BigInteger) for n in ("subtotal", "shipping", "total")),
     bindparam("address", type_=JSONB),
@@ -154,7 +151,6 @@ async def insert_order(
     *,
     order_id: str,
     org_id: str,
-    capture_mode: CaptureMode,
     customer: dict[str, Any],
     shipping_address: dict[str, Any],
     metadata: dict[str, Any],
@@ -167,7 +163,6 @@ async def insert_order(
         "id": order_id,
         "org_id": org_id,
         "status": OrderStatus.PENDING_PAYMENT.value,
-        "capture_mode": capture_mode.value,
         "currency": subtotal.currency,
         "subtotal": subtotal.amount,
         "shipping": shipping.amount,
@@ -214,16 +209,33 @@ async def set_status(tx: Tx, current: Order, target: OrderStatus, **values: Any)
     return _order(row, current.lines)
 
 
+_MOVES: dict[frozenset[str], Any] = {}
+
+
+def _move_statement(columns: frozenset[str]) -> Any:
+    """The status move that also sets `columns`, built once per set of columns (a call binds values only)."""
+    found = _MOVES.get(columns)
+    if found is None:
+        found = _MOVES[columns] = (
+            update(order)
+            .where(order.c.id == bindparam("p_id"), order.c.status == bindparam("p_from"))
+            .values(
+                status=bindparam("p_to"),
+                version=order.c.version + 1,
+                updated_at=func.now(),
+                **{column: bindparam(f"p_{column}") for column in sorted(columns)},
+            )
+            .returning(*order.c)
+        )
+    return found
+
+
 @traced
 async def move_status(tx: Tx, current: Order, target: OrderStatus, **values: Any) -> Order | None:
     """Move the order from the state the caller holds to `target`; None when it is no longer in that state."""
-    statement = (
-        update(order)
-        .where(order.c.id == current.id, order.c.status == current.status.value)
-        .values(status=target.value, version=order.c.version + 1, updated_at=func.now(), **values)
-        .returning(*order.c)
-    )
-    row = (await tx.execute(statement)).one_or_none()
+    params = {"p_id": current.id, "p_from": current.status.value, "p_to": target.value}
+    params.update({f"p_{column}": value for column, value in values.items()})
+    row = (await tx.execute(_move_statement(frozenset(values)), params)).one_or_none()
     return _order(row, current.lines) if row is not None else None
 
 

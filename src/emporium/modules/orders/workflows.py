@@ -40,10 +40,10 @@ from emporium.platform.auth.principal import Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
-from emporium.platform.errors import Conflict, NotFound, PaymentDeclined
+from emporium.platform.errors import Conflict, NotFound, PaymentDeclined, ValidationFailed
 from emporium.platform.events.outbox import publish
 from emporium.platform.idempotency import store as idempotency_store
-from emporium.platform.idempotency.store import IdempotencyClaim
+from emporium.platform.idempotency.store import IdempotencyClaim, KeyAlreadyClaimed
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page
@@ -114,46 +114,61 @@ async def place_order(
     *,
     reservation_ttl: timedelta,
 ) -> PlacedOrder:
-    """Checkout's first transaction: claim the key, reserve and price the lines in the catalog,
-    record the order, its lines and its pending payment, and publish OrderCreated.
+    """Checkout's first transaction: reserve and price the lines in the catalog, record the order
+    (with the org's capture mode), its lines and its pending payment, publish OrderCreated, and claim
+    the key; the last four are written by one statement just before COMMIT.
 
     The caller refused before this everything refusable without a write (the payment
     method: `payments.check_payment_method`); what only the database can refuse here
-    (unknown SKU, out of stock, a zero total) rolls the whole transaction back, the
-    key's claim included, so a refused checkout leaves no trace.
+    (unknown SKU, out of stock, a zero total) rolls the whole transaction back, so a
+    refused checkout leaves no trace. The key is claimed last, with the deferred writes:
+    a twin of a request still in progress waits there for it, and the commit raises
+    `KeyAlreadyClaimed` for a key another request holds. A refusal that came first is
+    answered as the key's holder would be (the edge replays it, or says it is in flight),
+    so a retry of a placed order is never told "out of stock".
     """
     order_id = new_id(ORDER_ID_PREFIX)
-    async with transaction(db) as tx:
-        if claim is not None:
-            await idempotency_store.claim(tx, claim, order_id)  # first: a racing twin waits here
-        priced = await store.reserve_stock(tx, principal.org_id, spec.lines)
-        lines = [
-            OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity) for i, p in enumerate(priced, start=1)
-        ]
-        totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
-        check_payable(totals.total.amount)  # refused: the transaction rolls back the reservation with the rest
-        placed = await store.insert_order(
-            tx,
-            order_id=order_id,
-            org_id=principal.org_id,
-            capture_mode=await store.capture_mode_of(tx, principal.org_id),
-            customer={
-                "email": spec.customer_email.strip().lower(),
-                "name": spec.customer_name,
-                "phone": spec.customer_phone,
-            },
-            shipping_address=spec.shipping_address,
-            metadata=spec.metadata,
-            lines=lines,
-            subtotal=totals.subtotal,
-            shipping=totals.shipping,
-            reservation_ttl=reservation_ttl,
-        )
-        payment = await store.open_payment(tx, placed, choice.provider, choice.card_token)
-        await publish(tx, _created_event(placed), org_id=placed.org_id)
-        await audit_store.record(tx, audit, placed.id)
-        await tx.commit()
+    try:
+        async with transaction(db) as tx:
+            priced = await store.reserve_stock(tx, principal.org_id, spec.lines)
+            lines = [
+                OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity)
+                for i, p in enumerate(priced, start=1)
+            ]
+            totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
+            check_payable(totals.total.amount)  # refused: the transaction rolls back the reservation with the rest
+            placed = await store.insert_order(
+                tx,
+                order_id=order_id,
+                org_id=principal.org_id,
+                customer={
+                    "email": spec.customer_email.strip().lower(),
+                    "name": spec.customer_name,
+                    "phone": spec.customer_phone,
+                },
+                shipping_address=spec.shipping_address,
+                metadata=spec.metadata,
+                lines=lines,
+                subtotal=totals.subtotal,
+                shipping=totals.shipping,
+                reservation_ttl=reservation_ttl,
+            )
+            payment = store.open_payment(tx, placed, choice.provider, choice.card_token)
+            await publish(tx, _created_event(placed), org_id=placed.org_id)
+            await audit_store.record(tx, audit, placed.id)
+            if claim is not None:
+                idempotency_store.claim(tx, claim, order_id)
+            await tx.commit()
+    except (ValidationFailed, Conflict) as refused:
+        if claim is None or isinstance(refused, KeyAlreadyClaimed) or not await _key_held_elsewhere(db, claim):
+            raise
+        raise KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later") from None
     return PlacedOrder(placed, payment, choice.card_token)
+
+
+async def _key_held_elsewhere(db: Database, claim: IdempotencyClaim) -> bool:
+    async with transaction(db) as probe:  # never committed: the probe's claim is rolled back
+        return await idempotency_store.held_elsewhere(probe, claim)
 
 
 @traced
@@ -174,7 +189,7 @@ async def settle_checkout(
         settled = await _follow_payment(tx, order, payment)
         declined = _declined(settled, payment) if settled.is_cancelled else None
         if claim is not None and not settled.is_awaiting_payment:
-            await idempotency_store.complete_with(tx, claim, declined or settled)
+            idempotency_store.complete_with(tx, claim, declined or settled)
         await tx.commit()
     if declined is not None:
         raise declined

@@ -1,6 +1,6 @@
 """Payments' public surface for other modules: functions that run in the caller's transaction, and types.
 
-    payment = await payments_api.open_payment(tx, org_id=..., order_id=..., provider=..., amount=..., card_token=...)
+    payment = payments_api.open_payment(tx, org_id=..., order_id=..., provider=..., amount=..., card_token=...)
     ... provider call outside any transaction (payments.workflows.charge) ...
     payment = await payments_api.record_authorization(tx, payment, result)   # conditional, with its events
 
@@ -57,10 +57,10 @@ __all__ = [
 ]
 
 
-@traced
-async def open_payment(tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str) -> Payment:
-    """The pending payment of a new order (the caller checked provider and token before any write)."""
-    return await store.insert_pending(
+def open_payment(tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str) -> Payment:
+    """The pending payment of a new order (the caller checked provider and token before any write); its row
+    is written with the transaction's deferred writes, just before COMMIT."""
+    return store.insert_pending(
         tx, org_id=org_id, order_id=order_id, provider=provider, amount=amount, card_token=card_token
     )
 

@@ -8,10 +8,10 @@ amount from leaving its bounds even if a rule above were wrong.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import BigInteger, DateTime, and_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,7 @@ from emporium.modules.payments.domain import (
     RefundStatus,
 )
 from emporium.modules.payments.tables import payment, provider_event, refund
+from emporium.platform.db.deferred import DeferredWrite
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
@@ -106,17 +107,48 @@ async def insert_unless_live(
     return await _one(tx, statement)
 
 
-@traced
-async def insert_pending(
-    tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str
-) -> Payment:
-    """The first payment of a new order (no live one can exist yet: the order was created in this tx)."""
-    statement = (
-        payment.insert().values(**_pending_row(org_id, order_id, provider, amount, card_token)).returning(payment)
-    )
-    found = await _one(tx, statement)
-    assert found is not None
-    return found
+def _pending_params(payments: list[tuple[Payment, str]]) -> dict[str, Any]:
+    ((pending, card_token),) = payments  # one per order, and an order is created in its own transaction
+    return {
+        "id": pending.id,
+        "org_id": pending.org_id,
+        "order_id": pending.order_id,
+        "provider": pending.provider,
+        "status": pending.status.value,
+        "currency": pending.amount.currency,
+        "amount": pending.amount.amount,
+        "card_token": card_token,
+        "created_at": pending.created_at,
+    }
+
+
+# A new order's pending payment is written with the transaction's other deferred writes, just before its
+# COMMIT: nothing reads it back in that transaction, and the payment it describes is known here already.
+_INSERT_PENDING = DeferredWrite[tuple[Payment, str]](
+    "payment",
+    """
+    INSERT INTO payments.payment (id, org_id, order_id, provider, status, currency, amount, card_token,
+                                  created_at, updated_at)
+    VALUES (:id, :org_id, :order_id, :provider, :status, :currency, :amount, :card_token, :created_at, :created_at)
+    RETURNING 1
+    """,
+    _pending_params,
+    types={"amount": BigInteger(), "created_at": DateTime(timezone=True)},
+)
+
+
+def insert_pending(tx: Tx, *, org_id: str, order_id: str, provider: str, amount: Money, card_token: str) -> Payment:
+    """The first payment of a new order (no live one can exist yet: the order was created in this tx),
+    written just before the transaction commits."""
+    now = datetime.now(UTC)
+    zero = Money(0, amount.currency)
+    pending = Payment(
+        id=new_id("pay"), org_id=org_id, order_id=order_id, provider=provider, status=PaymentStatus.PENDING,
+        amount=amount, authorized=zero, captured=zero, refunded=zero, provider_ref=None, failure_reason=None,
+        authorized_at=None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    tx.write_before_commit(_INSERT_PENDING, (pending, card_token))
+    return pending
 
 
 @traced
@@ -178,20 +210,32 @@ async def mark_authorized(tx: Tx, payment_id: str, amount: Money, provider_ref: 
     return await _one(tx, statement)
 
 
+# Checkout's settling statement, built once (a call binds values only).
+_MARK_CHARGED = (
+    update(payment)
+    .where(
+        payment.c.id == bindparam("p_id"),
+        payment.c.status == PaymentStatus.PENDING.value,
+        payment.c.currency == bindparam("p_currency"),
+    )
+    .values(
+        status=PaymentStatus.CAPTURED.value,
+        authorized_amount=bindparam("p_amount"),
+        captured_amount=bindparam("p_amount"),
+        provider_ref=bindparam("p_ref"),
+        authorized_at=text("now()"),
+        updated_at=text("now()"),
+    )
+    .returning(payment)
+)
+
+
 @traced
 async def mark_charged(tx: Tx, payment_id: str, amount: Money, provider_ref: str | None) -> Payment | None:
     """pending -> captured in one step (authorized and captured by one provider call); None when not pending."""
-    statement = (
-        _move(payment_id, PaymentStatus.PENDING, PaymentStatus.CAPTURED, payment.c.currency == amount.currency)
-        .values(
-            authorized_amount=amount.amount,
-            captured_amount=amount.amount,
-            provider_ref=provider_ref,
-            authorized_at=text("now()"),
-        )
-        .returning(payment)
-    )
-    return await _one(tx, statement)
+    params = {"p_id": payment_id, "p_currency": amount.currency, "p_amount": amount.amount, "p_ref": provider_ref}
+    row = (await tx.execute(_MARK_CHARGED, params)).one_or_none()
+    return _payment(row) if row is not None else None
 
 
 @traced

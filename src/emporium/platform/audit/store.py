@@ -2,34 +2,43 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import select
 
 from emporium.platform.audit.entries import AuditContext, AuditEntry, AuditFilter
 from emporium.platform.audit.tables import audit_log
+from emporium.platform.db.deferred import DeferredWrite
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page, page_of
 
-# Built once: each write binds values only (bind names `p_*`: one named like a column is reserved in VALUES).
-_COLUMNS = ("id", "org_id", "actor_type", "actor_id", "action", "target_id", "request_id", "status")
-_RECORD = insert(audit_log).values({name: bindparam(f"p_{name}") for name in _COLUMNS})
+# Written with the transaction's other deferred writes, just before its COMMIT (nothing reads an audit
+# row back in the transaction that writes it): one round trip for all of them.
+_RECORD = DeferredWrite[tuple[AuditContext, str | None, int]](
+    "audit",
+    """
+    INSERT INTO platform.audit_log (id, org_id, actor_type, actor_id, action, target_id, request_id, status)
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:org_ids AS text[]), CAST(:actor_types AS text[]),
+                         CAST(:actor_ids AS text[]), CAST(:actions AS text[]), CAST(:target_ids AS text[]),
+                         CAST(:request_ids AS text[]), CAST(:statuses AS smallint[]))
+    RETURNING 1
+    """,
+    lambda records: {
+        "ids": [new_id("aud") for _ in records],
+        "org_ids": [c.org_id for c, _, _ in records],
+        "actor_types": [c.actor_type for c, _, _ in records],
+        "actor_ids": [c.actor_id for c, _, _ in records],
+        "actions": [c.action for c, _, _ in records],
+        "target_ids": [target for _, target, _ in records],
+        "request_ids": [c.request_id for c, _, _ in records],
+        "statuses": [status for _, _, status in records],
+    },
+)
 
 
 async def record(tx: Tx, context: AuditContext, target_id: str | None, status: int | None = None) -> None:
-    await tx.execute(
-        _RECORD,
-        {
-            "p_id": new_id("aud"),
-            "p_org_id": context.org_id,
-            "p_actor_type": context.actor_type,
-            "p_actor_id": context.actor_id,
-            "p_action": context.action,
-            "p_target_id": target_id,
-            "p_request_id": context.request_id,
-            "p_status": context.success_status if status is None else status,
-        },
-    )
+    """Record the action in the caller's transaction: written just before its COMMIT, gone on rollback."""
+    tx.write_before_commit(_RECORD, (context, target_id, context.success_status if status is None else status))
 
 
 async def list_entries(tx: Tx, org_id: str, where: AuditFilter, cursor: str | None, limit: int) -> Page[AuditEntry]:

@@ -9,14 +9,18 @@ only workflows may import) can commit.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from emporium.platform.db import fast
+from emporium.platform.db.deferred import DeferredWrite, combined_params, combined_statement
+
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-Flush = Callable[["Tx", list[Any]], Awaitable[None]]
+BeforeCommit = Callable[["Tx"], Awaitable[None]]
+T = TypeVar("T")
 
 
 class TransactionClosed(RuntimeError):
@@ -24,19 +28,24 @@ class TransactionClosed(RuntimeError):
 
 
 class Tx:
-    __slots__ = ("_conn", "_deferred", "_notify", "_open", "_seen")
+    __slots__ = ("_before_commit", "_conn", "_deferred", "_notify", "_open", "_seen")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._open = True
         self._notify: set[str] | None = None
         self._seen: set[Hashable] | None = None
-        self._deferred: dict[Flush, list[Any]] | None = None
+        self._deferred: dict[DeferredWrite[Any], list[Any]] | None = None
+        self._before_commit: list[BeforeCommit] | None = None
 
     async def execute(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
         """Run one statement; a list of parameter mappings runs it as executemany."""
         if not self._open:
             raise TransactionClosed("the transaction has ended; open a new one in the workflow")
+        if not isinstance(params, Sequence):  # one set of values: a repeated statement goes to asyncpg directly
+            result = await fast.execute(self._conn, statement, params)
+            if result is not None:
+                return result  # type: ignore[return-value]
         return await self._conn.execute(statement, params)
 
     async def scalar(self, statement: Executable, params: Params = None) -> Any:
@@ -52,19 +61,32 @@ class Tx:
             self._notify = set()
         self._notify.add(channel)
 
-    def write_before_commit(self, flush: Flush, item: Any) -> None:
-        """Queue `item` for `flush`, which writes every item queued for it in one statement just before
-        COMMIT (in queue order); nothing is written on rollback. For rows nothing reads back within the
-        transaction, such as outbox events: a checkout's three events cost one round trip, not three."""
+    def write_before_commit(self, write: DeferredWrite[T], item: T) -> None:
+        """Queue `item` for the transaction's one statement of deferred writes, sent just before COMMIT
+        (nothing is written on rollback). For rows nothing reads back within the transaction (outbox
+        events, the audit row, a new order's pending payment, an idempotency claim or its answer): a
+        checkout's first transaction sends those four kinds in one round trip, not four."""
         if self._deferred is None:
             self._deferred = {}
-        self._deferred.setdefault(flush, []).append(item)
+        self._deferred.setdefault(write, []).append(item)
+
+    def before_commit(self, hook: BeforeCommit) -> None:
+        """Run `hook` after the deferred writes, just before COMMIT (tests use it to act in that window)."""
+        if self._before_commit is None:
+            self._before_commit = []
+        self._before_commit.append(hook)
 
     async def _flush_deferred(self) -> None:
-        while self._deferred:
-            deferred, self._deferred = self._deferred, None
-            for flush, items in deferred.items():
-                await flush(self, items)
+        if self._deferred:
+            queued, self._deferred = self._deferred, None
+            counts = (await self.execute(combined_statement(list(queued)), combined_params(queued))).one()
+            for (write, items), count in zip(queued.items(), counts, strict=True):
+                if write.written is not None:
+                    write.written(items, int(count))
+        if self._deferred:
+            raise RuntimeError("a deferred write was queued while the deferred writes were being sent")
+        for hook in self._before_commit or ():
+            await hook(self)
 
     def first_time(self, key: Hashable) -> bool:
         """True the first time `key` is passed in this transaction: for work needed once per transaction

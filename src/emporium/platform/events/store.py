@@ -12,6 +12,7 @@ from sqlalchemy import ARRAY, DateTime, Float, Integer, bindparam, func, select,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from emporium.platform.db.deferred import DeferredWrite
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.events.contracts import Envelope
@@ -31,8 +32,7 @@ _OUTBOX_COLUMNS = "id, name, version, aggregate_type, aggregate_id, org_id, payl
 # and "lower seq first" is the aggregate's real order, which the dispatcher's claim relies on (decision
 # 005). Taken at the end, the locks are held only from the insert to the commit. Then the rows, in
 # publish order (`seq` is drawn as they are inserted).
-_PUBLISH = text(
-    f"""
+_PUBLISH_SQL = f"""
     WITH locks AS (
         SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:lock_keys AS text[])) AS k
     ), events AS (
@@ -48,8 +48,28 @@ _PUBLISH = text(
            CAST(trace_context AS jsonb), occurred_at
       FROM events CROSS JOIN (SELECT count(*) FROM locks) AS locked
      ORDER BY n
+    RETURNING 1
     """  # noqa: S608 (constant SQL)
-).bindparams(bindparam("occurred", type_=ARRAY(DateTime(timezone=True))))
+
+
+def _publish_params(events: list[Envelope]) -> dict[str, Any]:
+    return {
+        "lock_keys": sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events}),
+        "ids": [e.id for e in events],
+        "names": [e.name for e in events],
+        "versions": [e.version for e in events],
+        "aggregate_types": [e.aggregate_type for e in events],
+        "aggregate_ids": [e.aggregate_id for e in events],
+        "org_ids": [e.org_id for e in events],
+        "payloads": [json.dumps(e.payload) for e in events],
+        "trace_contexts": [json.dumps(e.trace_context) for e in events],
+        "occurred": [e.occurred_at for e in events],
+    }
+
+
+_PUBLISH = DeferredWrite[Envelope](
+    "outbox", _PUBLISH_SQL, _publish_params, types={"occurred": ARRAY(DateTime(timezone=True))}
+)
 
 # Claim the heads of the pending queue: available, not leased by a live claim, and with no
 # earlier pending event of the same aggregate (so each aggregate's events go one at a time,
@@ -96,26 +116,8 @@ class Claimed:
 def insert_event(tx: Tx, event: Envelope) -> None:
     """Queue the event for the transaction's one outbox statement before COMMIT; the dispatchers are woken
     once, after the transaction commits (decision 021)."""
-    tx.write_before_commit(_insert_events, event)
+    tx.write_before_commit(_PUBLISH, event)
     tx.notify_after_commit(WAKE_CHANNEL)
-
-
-async def _insert_events(tx: Tx, events: list[Envelope]) -> None:
-    await tx.execute(
-        _PUBLISH,
-        {
-            "lock_keys": sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events}),
-            "ids": [e.id for e in events],
-            "names": [e.name for e in events],
-            "versions": [e.version for e in events],
-            "aggregate_types": [e.aggregate_type for e in events],
-            "aggregate_ids": [e.aggregate_id for e in events],
-            "org_ids": [e.org_id for e in events],
-            "payloads": [json.dumps(e.payload) for e in events],
-            "trace_contexts": [json.dumps(e.trace_context) for e in events],
-            "occurred": [e.occurred_at for e in events],
-        },
-    )
 
 
 def _envelope(row: Any) -> Envelope:

@@ -20,7 +20,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -98,7 +97,9 @@ Present = Callable[[object], tuple[int, BaseModel]]
 
 
 def _json_answer(status: int, model: BaseModel) -> StoredAnswer:
-    return StoredAnswer(status, json.dumps(jsonable_encoder(model), separators=(",", ":")).encode(), "application/json")
+    # pydantic writes the JSON itself (compact, by alias), as FastAPI's response would carry it, without
+    # the generic walk of `jsonable_encoder` (about a hundred calls for an order of two lines).
+    return StoredAnswer(status, model.model_dump_json(by_alias=True).encode(), "application/json")
 
 
 def _replay(answer: StoredAnswer) -> Response:

@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 import structlog
-from ksuid import Ksuid
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
+from emporium.platform.ids import new_id
 from emporium.platform.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, status_class
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -39,6 +40,19 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "<unmatched>"
 
 
+def request_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The request span's name when it starts: the method (the route is not matched yet); the request
+    context renames it `<method> <route template>` once the router has matched one."""
+    return str(scope.get("method", "HTTP")), {}
+
+
+def _name_request_span(method: str, route: str) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,7 +62,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_request_id(scope) or f"req_{Ksuid()}"
+        request_id = _incoming_request_id(scope) or new_id("req")
         HTTP_IN_FLIGHT.inc()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -62,6 +76,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
+                # Now, not when the request ends: the request span ends with the response's last message.
+                _name_request_span(scope["method"], route_template(scope))
                 headers = list(message.get("headers", ()))
                 headers.append((REQUEST_ID_HEADER, request_id.encode("ascii")))
                 message = {**message, "headers": headers}

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Interval, LargeBinary, SmallInteger, Text, bindparam, delete, func, select, text
+from sqlalchemy.types import TypeEngine
 
+from emporium.platform.db.deferred import DeferredWrite
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict
 from emporium.platform.idempotency.tables import idempotency_key
@@ -61,24 +63,77 @@ class KeyAlreadyClaimed(Conflict):
 _c = idempotency_key.c
 _KEY_IS = (_c.org_id == bindparam("p_org_id"), _c.key == bindparam("p_key"))
 
-# A claim's columns when new, or when it takes over a record that expired but is not purged yet.
-_FRESH = {
-    "fingerprint": bindparam("p_fingerprint"),
-    "status": "in_flight",
-    "resource_id": bindparam("p_resource_id"),
-    "response_status": None,
-    "response_body": None,
-    "response_content_type": None,
-    "created_at": func.now(),
-    "completed_at": None,
-    "expires_at": func.now() + RETENTION,
-}
-_CLAIM = (
-    insert(idempotency_key)
-    .values(org_id=bindparam("p_org_id"), key=bindparam("p_key"), **_FRESH)
-    .on_conflict_do_update(index_elements=["org_id", "key"], set_=_FRESH, where=_c.expires_at <= func.now())
-    .returning(_c.key)
+# A claim: a new record, or one that takes over a record that expired but is not purged yet. A claim
+# another request holds (in flight or done, and not expired) is left alone: no row comes back. A claim
+# still being committed by another transaction is waited for (its unique-index entry), then found.
+_CLAIM_SQL = """
+    INSERT INTO platform.idempotency_key AS k
+           (org_id, key, fingerprint, status, resource_id, created_at, expires_at)
+    VALUES (:org_id, :key, :fingerprint, 'in_flight', :resource_id, now(), now() + :retention)
+    ON CONFLICT (org_id, key) DO UPDATE
+       SET fingerprint = excluded.fingerprint, status = 'in_flight', resource_id = excluded.resource_id,
+           response_status = NULL, response_body = NULL, response_content_type = NULL,
+           created_at = now(), completed_at = NULL, expires_at = excluded.expires_at
+     WHERE k.expires_at <= now()
+    RETURNING 1
+"""
+_CLAIM_TYPES: dict[str, TypeEngine[Any]] = {"retention": Interval()}
+
+
+def _claim_params(claims: list[tuple[IdempotencyClaim, str | None]]) -> dict[str, object]:
+    ((claim, resource_id),) = claims  # one key per request, one request per transaction
+    return {
+        "org_id": claim.org_id,
+        "key": claim.key,
+        "fingerprint": claim.fingerprint,
+        "resource_id": resource_id,
+        "retention": RETENTION,
+    }
+
+
+def _claimed(_: list[tuple[IdempotencyClaim, str | None]], rows: int) -> None:
+    if rows == 0:
+        raise KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later")
+
+
+_CLAIM = DeferredWrite[tuple[IdempotencyClaim, str | None]](
+    "idempotency_claim", _CLAIM_SQL, _claim_params, _CLAIM_TYPES, _claimed
 )
+_CLAIM_NOW = text(_CLAIM_SQL).bindparams(bindparam("retention", type_=Interval()))
+
+# The final answer of a claimed key, stored once (only an in-flight claim takes it).
+_COMPLETE_SQL = """
+    UPDATE platform.idempotency_key
+       SET status = 'done', response_status = :status, response_body = :body,
+           response_content_type = :content_type, completed_at = now()
+     WHERE org_id = :org_id AND key = :key AND status = 'in_flight'
+    RETURNING 1
+"""
+_COMPLETE_TYPES: dict[str, TypeEngine[Any]] = {"status": SmallInteger(), "body": LargeBinary(), "content_type": Text()}
+
+
+def _answer_params(answers: list[tuple[IdempotencyClaim, StoredAnswer]]) -> dict[str, object]:
+    ((claim, answer),) = answers
+    return {
+        "org_id": claim.org_id,
+        "key": claim.key,
+        "status": answer.status,
+        "body": answer.body,
+        "content_type": answer.content_type,
+    }
+
+
+def _answered(answers: list[tuple[IdempotencyClaim, StoredAnswer]], rows: int) -> None:
+    ((claim, answer),) = answers
+    if rows == 1:
+        claim.stored = answer
+
+
+_ANSWER = DeferredWrite[tuple[IdempotencyClaim, StoredAnswer]](
+    "idempotency_answer", _COMPLETE_SQL, _answer_params, _COMPLETE_TYPES, _answered
+)
+_COMPLETE = text(_COMPLETE_SQL).bindparams(*(bindparam(n, type_=t) for n, t in _COMPLETE_TYPES.items()))
+
 _FIND = select(
     _c.fingerprint,
     _c.status,
@@ -88,29 +143,23 @@ _FIND = select(
     _c.response_content_type,
     _c.created_at,
 ).where(*_KEY_IS, _c.expires_at > func.now())
-_COMPLETE = (
-    update(idempotency_key)
-    .where(*_KEY_IS, _c.status == "in_flight")
-    .values(
-        status="done",
-        response_status=bindparam("p_status"),
-        response_body=bindparam("p_body"),
-        response_content_type=bindparam("p_content_type"),
-        completed_at=func.now(),
-    )
-    .returning(_c.key)
-)
 _RELEASE = delete(idempotency_key).where(*_KEY_IS, _c.status == "in_flight")
 
 
-async def claim(tx: Tx, claim: IdempotencyClaim, resource_id: str | None) -> None:
-    """Claim the key in the caller's transaction; raises KeyAlreadyClaimed if another request holds it.
+def claim(tx: Tx, claim: IdempotencyClaim, resource_id: str | None) -> None:
+    """Claim the key in the caller's transaction, with its deferred writes just before COMMIT: the commit
+    raises KeyAlreadyClaimed (and rolls back) if another request holds the key.
 
     A key whose record expired (not purged yet) is taken over, as if it were new.
     """
-    params = {"p_org_id": claim.org_id, "p_key": claim.key, "p_fingerprint": claim.fingerprint}
-    if (await tx.execute(_CLAIM, {**params, "p_resource_id": resource_id})).first() is None:
-        raise KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later")
+    tx.write_before_commit(_CLAIM, (claim, resource_id))
+
+
+async def held_elsewhere(tx: Tx, claim: IdempotencyClaim) -> bool:
+    """Whether another request holds the key, waiting for one still committing; claims it in `tx`, which
+    the caller rolls back (a probe, for a request refused before its own claim was written)."""
+    params = _claim_params([(claim, None)])
+    return (await tx.execute(_CLAIM_NOW, params)).first() is None
 
 
 async def find(tx: Tx, org_id: str, key: str) -> StoredKey | None:
@@ -120,17 +169,16 @@ async def find(tx: Tx, org_id: str, key: str) -> StoredKey | None:
 
 async def complete(tx: Tx, org_id: str, key: str, status: int, body: bytes, content_type: str) -> bool:
     """Store the final answer of a claimed key (once); False if there is no claim to complete."""
-    params = {"p_org_id": org_id, "p_key": key, "p_status": status, "p_body": body, "p_content_type": content_type}
+    params = {"org_id": org_id, "key": key, "status": status, "body": body, "content_type": content_type}
     return (await tx.execute(_COMPLETE, params)).first() is not None
 
 
-async def complete_with(tx: Tx, claim: IdempotencyClaim, outcome: object) -> None:
-    """Store the answer to `outcome` in the effect's own transaction (when the edge gave a renderer)."""
+def complete_with(tx: Tx, claim: IdempotencyClaim, outcome: object) -> None:
+    """Store the answer to `outcome` in the effect's own transaction (when the edge gave a renderer), with
+    its deferred writes just before COMMIT; `claim.stored` is set once that statement stored it."""
     if claim.answer is None:
         return
-    answer = claim.answer(outcome)
-    if await complete(tx, claim.org_id, claim.key, answer.status, answer.body, answer.content_type):
-        claim.stored = answer
+    tx.write_before_commit(_ANSWER, (claim, claim.answer(outcome)))
 
 
 async def stale_in_flight(tx: Tx, older_than: timedelta, limit: int) -> list[tuple[str, str, str | None]]:

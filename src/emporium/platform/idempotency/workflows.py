@@ -43,7 +43,7 @@ async def purge_expired_keys(db: Database) -> int:
 async def claim_key(db: Database, claim: IdempotencyClaim, resource_id: str | None = None) -> None:
     """Claim a key in a transaction of its own, for effects that are idempotent by the key themselves."""
     async with transaction(db) as tx:
-        await store.claim(tx, claim, resource_id)
+        store.claim(tx, claim, resource_id)
         await tx.commit()
 
 

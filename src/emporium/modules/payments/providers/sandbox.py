@@ -35,7 +35,7 @@ from emporium.modules.payments.domain import (
     ProviderTimeout,
 )
 from emporium.modules.payments.tables import sandbox_ledger as ledger
-from emporium.platform.db import standalone
+from emporium.platform.db import fast, standalone
 from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
@@ -116,7 +116,7 @@ class SandboxProvider:
             "capture": capture,
         }
         async with self._ledger(autocommit=True) as conn:
-            row = (await conn.execute(_AUTHORIZE, params)).one_or_none()
+            row = (await fast.run(conn, _AUTHORIZE, params)).one_or_none()
         if row is None:  # pragma: no cover - a twin call with this key committed after our snapshot
             raise ProviderTimeout("sandbox ledger race")
         if (row.amount, row.currency, row.card_token) != (amount.amount, amount.currency, card_token):
