@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.types import Scope
 
 from emporium import __version__
@@ -34,11 +33,13 @@ from emporium.platform.http.health import health_router
 from emporium.platform.http.input_policy import BodyPolicyMiddleware, InputPolicyMiddleware
 from emporium.platform.http.limits import LimitsMiddleware
 from emporium.platform.http.metrics import metrics_router
-from emporium.platform.http.middleware import RequestContextMiddleware, request_span_details
+from emporium.platform.http.middleware import RequestContextMiddleware
 from emporium.platform.http.openapi import truthful_openapi
 from emporium.platform.http.problems import install_problem_handlers
 from emporium.platform.http.ratelimit import RateLimitMiddleware, RateLimits
+from emporium.platform.http.routing import include_flat
 from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
+from emporium.platform.http.tracing import RequestSpanMiddleware
 from emporium.platform.manifest import Modules
 from emporium.platform.ratelimit import Bucket, RateLimiter
 from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -184,18 +185,12 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     # The request's span (and the incoming `traceparent`), outermost. Not FastAPIInstrumentor: it finds the
     # route for the span's name by matching the path against every route, on every request; the request
-    # context names the span from the route the router matched. No spans for the ASGI receive/send messages:
-    # two per request, saying nothing the request span does not.
-    app.add_middleware(
-        OpenTelemetryMiddleware,
-        excluded_urls="livez,readyz,metrics",
-        default_span_details=request_span_details,
-        exclude_spans=["receive", "send"],
-    )
+    # context names the span from the route the router matched.
+    app.add_middleware(RequestSpanMiddleware, excluded_urls="livez,readyz,metrics")
 
     _mount_probes(app, settings.metrics_token)
     mount_docs(app)
     for router in modules.routers:
-        app.include_router(router)
+        include_flat(app, router)
     app.openapi = lambda: truthful_openapi(app, GATED_MARK)  # type: ignore[method-assign]
     return app

@@ -90,7 +90,7 @@ class EmporiumTracerProvider(TracerProvider):
         self.gate.exporting = True
 
 
-def _recording() -> bool:
+def spans_recorded() -> bool:
     """Whether spans of ours would be recorded: the installed provider has an exporter (or is not ours)."""
     provider = trace.get_tracer_provider()
     if isinstance(provider, EmporiumTracerProvider):
@@ -115,7 +115,7 @@ def traced(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not _recording():  # nobody reads it; the request's span already carries the trace context
+        if not spans_recorded():  # nobody reads it; the request's span already carries the trace context
             return await fn(*args, **kwargs)
         with tracer().start_as_current_span(
             name, attributes=attributes, record_exception=False, set_status_on_exception=False
