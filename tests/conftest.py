@@ -116,6 +116,10 @@ def config() -> Config:
         jwt_audience=JWT_AUDIENCE,
         # Event tests start their own dispatchers; the shared app must not take their events.
         events_dispatch=False,
+        # ...so its outbox only grows, and past OUTBOX_SHED_AGE (5 min: a slow run's second half) it would shed
+        # browsing as a real backlog. Backlog shedding has its own tests, with their own thresholds.
+        outbox_shed_age=86_400,
+        outbox_stall_seconds=86_400,
         webhooks_deliver=False,  # notification tests drive the webhook delivery worker themselves
         cron_enabled=False,
         # 200 concurrent buyers share one pool of 10: they should queue for a connection, not get 503.

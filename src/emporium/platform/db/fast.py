@@ -26,13 +26,35 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable
 
+_REQUIRED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Bind:
+    """Where one positional parameter's value comes from, as SQLAlchemy's `construct_params` decides it:
+    the caller's values by the bind's key (or its compiled name), else the value bound in the statement."""
+
+    key: str
+    name: str
+    value: Any  # _REQUIRED: the caller must give it
+    process: Callable[[Any], Any] | None
+
+    def of(self, params: Mapping[str, Any]) -> Any:
+        if self.key in params:
+            value = params[self.key]
+        elif self.name in params:
+            value = params[self.name]
+        elif self.value is _REQUIRED:
+            raise sa_exc.InvalidRequestError(f"A value is required for bind parameter {self.key!r}")
+        else:
+            value = self.value
+        return value if self.process is None else self.process(value)
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    compiled: Any  # SQLAlchemy's compiled form: its `construct_params` fills the defaults bound in the statement
+    binds: tuple[_Bind, ...]
     returns_status: bool  # DML without RETURNING: the caller may read `rowcount`
 
 
@@ -75,15 +97,20 @@ def _compile(statement: Executable, dialect: Dialect) -> object:
     for column in getattr(compiled, "_result_columns", ()):
         if column[3]._cached_result_processor(dialect, None) is not None:
             return _NOT_ELIGIBLE
-    names = tuple(compiled.positiontup or ())  # type: ignore[attr-defined]
     processors = compiled._bind_processors  # type: ignore[attr-defined]
+    escaped = compiled.escaped_bind_names  # type: ignore[attr-defined]
+    by_name: dict[str, _Bind] = {}
+    for bind, name in compiled.bind_names.items():  # type: ignore[attr-defined]
+        if bind.callable is not None:
+            return _NOT_ELIGIBLE
+        positional = escaped.get(name, name)
+        value = _REQUIRED if bind.required else bind.value
+        by_name[positional] = _Bind(bind.key, name, value, processors.get(positional))
     is_dml = compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
     returning = getattr(compiled, "effective_returning", None) or getattr(compiled, "returning", None)
     return _Plan(
         sql=compiled.string,
-        names=names,
-        processors=tuple(processors.get(name) for name in names),
-        compiled=compiled,
+        binds=tuple(by_name[name] for name in compiled.positiontup or ()),  # type: ignore[attr-defined]
         returns_status=bool(is_dml and not returning),
     )
 
@@ -223,21 +250,29 @@ def _rowcount(status: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-async def execute(conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None) -> Result | None:
+Driver = tuple[Any, asyncpg.Connection]  # SQLAlchemy's adapter of the connection, and asyncpg's connection
+
+
+async def driver_of(conn: AsyncConnection) -> Driver:
+    """The pooled connection's driver objects (a transaction asks once, not per statement)."""
+    adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+    return adapted, adapted._connection
+
+
+async def execute(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None, driver: Driver | None = None
+) -> Result | None:
     """Run `statement` on asyncpg directly when it is one of the repeated ones; None: run it through SQLAlchemy."""
     if conn.sync_engine.dispatch.before_cursor_execute:  # someone watches each statement: let SQLAlchemy run it
         return None
     plan = _plan(statement, conn.dialect)
     if plan is None:
         return None
-    values = plan.compiled.construct_params(params or {}, _check=False)
-    args = [
-        value if process is None else process(value)
-        for value, process in zip((values[name] for name in plan.names), plan.processors, strict=True)
-    ]
-    fairy = await conn.get_raw_connection()
-    adapted: Any = fairy.dbapi_connection
-    raw: asyncpg.Connection = adapted._connection
+    values = params or {}
+    args = [bind.of(values) for bind in plan.binds]
+    if driver is None:
+        driver = await driver_of(conn)
+    adapted, raw = driver
     try:
         if adapted._transaction is None:  # SQLAlchemy begins lazily, at the first statement: so do we
             await adapted._start_transaction()

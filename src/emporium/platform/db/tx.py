@@ -28,7 +28,7 @@ class TransactionClosed(RuntimeError):
 
 
 class Tx:
-    __slots__ = ("_before_commit", "_conn", "_deferred", "_notify", "_open", "_seen")
+    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_notify", "_open", "_seen")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -37,13 +37,16 @@ class Tx:
         self._seen: set[Hashable] | None = None
         self._deferred: dict[DeferredWrite[Any], list[Any]] | None = None
         self._before_commit: list[BeforeCommit] | None = None
+        self._driver: fast.Driver | None = None
 
     async def execute(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
         """Run one statement; a list of parameter mappings runs it as executemany."""
         if not self._open:
             raise TransactionClosed("the transaction has ended; open a new one in the workflow")
         if not isinstance(params, Sequence):  # one set of values: a repeated statement goes to asyncpg directly
-            result = await fast.execute(self._conn, statement, params)
+            if self._driver is None:
+                self._driver = await fast.driver_of(self._conn)
+            result = await fast.execute(self._conn, statement, params, self._driver)
             if result is not None:
                 return result  # type: ignore[return-value]
         return await self._conn.execute(statement, params)
