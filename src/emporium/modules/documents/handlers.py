@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from emporium.modules.documents import workflows
+from emporium.modules.documents.permissions import Perm
 from emporium.modules.documents.schemas import DocumentList, DocumentOut
 from emporium.platform.auth.gate import GatedRoute, auth_gate
-from emporium.platform.auth.perms import Perm
 from emporium.platform.http.state import database_of
 
 router = APIRouter(prefix="/v1", route_class=GatedRoute, tags=["documents"])
@@ -24,7 +24,7 @@ _REDIRECT = {
 
 @router.get("/orders/{id}/documents", operation_id="documents_list_for_order")
 async def list_order_documents(request: Request, id: str) -> DocumentList:
-    principal = auth_gate(request, Perm.ORDERS_READ)
+    principal = auth_gate(request, Perm.DOCUMENTS_READ)
     found = await workflows.list_documents(database_of(request), principal.org_id, id)
     return DocumentList(data=[DocumentOut.of(doc) for doc in found])
 
@@ -37,6 +37,6 @@ async def list_order_documents(request: Request, id: str) -> DocumentList:
     responses=_REDIRECT,  # type: ignore[arg-type]
 )
 async def download_document(request: Request, id: str) -> RedirectResponse:
-    principal = auth_gate(request, Perm.ORDERS_READ)
+    principal = auth_gate(request, Perm.DOCUMENTS_READ)
     url = await workflows.download_link(database_of(request), principal.org_id, id)
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
