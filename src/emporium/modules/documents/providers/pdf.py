@@ -1,7 +1,7 @@
 """PDF rendering: a Jinja2 HTML template laid out by fpdf2 (pure Python; decision 030 says why).
 
 fpdf2's built-in fonts cover Latin-1, so text outside it is folded to its closest ASCII form
-(`Ł` -> `L`) and anything left becomes `?`: no system font is needed. Amounts are formatted from
+(`ř` -> `r`) and anything left becomes `?`: no system font is needed. Amounts are formatted from
 integer minor units with the currency's exponent.
 """
 
