@@ -18,12 +18,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bench.lambda_runtime import LambdaRuntimeStub, Outcome
 from emporium.modules.orders.events import EventLine, OrderPaid
 from emporium.platform.events.contracts import Envelope
 from emporium.platform.ids import new_id
 from tests.services import ROOT
 from tests.support.identity import Tenant
-from tests.support.lambda_runtime import LambdaRuntimeStub, Outcome
 
 pytestmark = pytest.mark.e2e
 

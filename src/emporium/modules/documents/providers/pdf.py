@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fpdf import FPDF
 
 from emporium.modules.documents.domain import Document, format_amount
 
@@ -78,6 +77,10 @@ def render_html(doc: Document) -> str:
 
 
 def render_pdf(doc: Document) -> bytes:
+    # Imported on first render, not with the app: fpdf2 costs ~0.4 s of import (more on a busy machine),
+    # which an HTTP process (or a Lambda cold start) that never renders should not pay.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(latin1(f"{doc.title} {doc.display_number}"))
     pdf.set_creation_date(doc.issued_at)  # the same document renders to the same bytes

@@ -14,10 +14,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import aioboto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
-
 from emporium.modules.documents.providers.storage import StoredObject
 
 
@@ -33,6 +29,10 @@ class S3Settings:
 
 class S3Storage:
     def __init__(self, settings: S3Settings) -> None:
+        # Imported here, not with the app: aioboto3/botocore cost ~0.4 s of import that a process on
+        # filesystem storage (the default) should not pay.
+        import aioboto3
+
         self.settings = settings
         self._session = aioboto3.Session(
             aws_access_key_id=settings.access_key_id,
@@ -47,6 +47,8 @@ class S3Storage:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
+                    from botocore.config import Config as BotoConfig
+
                     stack = AsyncExitStack()
                     config = BotoConfig(
                         signature_version="s3v4",
@@ -73,6 +75,8 @@ class S3Storage:
         return StoredObject(key, len(body), digest.hex())
 
     async def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
         client = await self.client()
         try:
             response = await client.get_object(Bucket=self.settings.bucket, Key=key)

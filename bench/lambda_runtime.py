@@ -1,6 +1,7 @@
 """A small Lambda Runtime API on loopback, so AWS's own runtime client (`awslambdaric`) can run our handlers
 as on Lambda: `GET .../runtime/invocation/next` hands out queued events, `POST .../{id}/response` and
 `.../{id}/error` record what the function answered, `POST .../init/error` records a failed start.
+Used by tests/e2e/test_serverless.py and bench/lambda_cold_start.py.
 
     with LambdaRuntimeStub() as api:           # AWS_LAMBDA_RUNTIME_API = api.address
         outcome = api.invoke({"...": "..."})   # blocks until the function answered (or the deadline)
@@ -27,6 +28,11 @@ class Outcome:
     seconds: float  # from handing the event out to the answer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A function process killed during its long poll resets the connection: expected, not news."""
+
+
 class LambdaRuntimeStub:
     def __init__(self) -> None:
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
@@ -35,6 +41,7 @@ class LambdaRuntimeStub:
         self._changed = threading.Condition()
         self.init_errors: list[Any] = []
         self.polls = 0
+        self.first_poll_at: float | None = None  # perf_counter: the function's init ended (handler imported)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +52,8 @@ class LambdaRuntimeStub:
                     self._answer(404, b"{}")
                     return
                 stub.polls += 1
+                if stub.first_poll_at is None:
+                    stub.first_poll_at = time.perf_counter()
                 request_id, body = stub._events.get()  # long poll, as the real API does
                 stub._handed_out[request_id] = time.perf_counter()
                 self.send_response(200)
@@ -86,7 +95,7 @@ class LambdaRuntimeStub:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.address = f"127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
