@@ -1,18 +1,26 @@
-"""Gap-free numbering under concurrency: 50 orders paid at once get invoices 1..50, and an issue that rolls
-back gives its number back (the counter is bumped in the transaction that inserts the document)."""
+"""Gap-free numbering under concurrency: 50 orders paid at once get invoices 1..50, an issue that rolls back
+gives its number back (the counter is bumped in the transaction that inserts the document), and a voided
+document keeps its number."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
+from emporium.modules.documents import providers, workflows
 from emporium.modules.documents import services as document_store
-from emporium.modules.documents.domain import Content, DocumentKind, Line
+from emporium.modules.documents.domain import Content, Document, DocumentKind, DocumentState, Line
+from emporium.modules.documents.workflows import IssueRequest
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
+from emporium.platform.errors import InvalidTransition, NotFound
+from emporium.platform.events.contracts import Envelope
+from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.ids import new_id
 from tests.support.catalog import make_product
 from tests.support.documents import dispatch_until
@@ -66,3 +74,28 @@ async def test_a_rolled_back_issue_gives_its_number_back(db: Database) -> None:
     assert await issue(commit=False) == 2  # rolled back ...
     assert await issue(commit=True) == 2  # ... so the next one takes 2 again
     assert await issue(commit=True) == 3
+
+
+async def test_a_voided_document_keeps_its_number_and_cannot_come_back(db: Database, tmp_path: Path) -> None:
+    registry = providers.Documents(providers.DocumentSettings(root=tmp_path))
+    org_id = new_id("org")
+    content = Content(9, "EUR", "c@example.com", None, (Line("S", "Thing", 1, 100, 100),), 100, 0, 100)
+
+    async def issue() -> Document:
+        envelope = Envelope(
+            new_id("evt"), "orders.order_paid", 2, "order", new_id("ord"), org_id, {}, datetime.now(UTC)
+        )
+        request = IssueRequest(DocumentKind.INVOICE, org_id, envelope.aggregate_id, content=content)
+        doc = await workflows.issue_document(db, Delivery(envelope, "documents.invoices"), request, registry)
+        assert doc is not None
+        return doc
+
+    first = await issue()
+    voided = await workflows.void_document(db, org_id, first.id)
+    assert (voided.state, voided.number, voided.content_sha256) == (DocumentState.VOIDED, 1, first.content_sha256)
+    assert voided.voided_at is not None
+    with pytest.raises(InvalidTransition):
+        await workflows.void_document(db, org_id, first.id)
+    with pytest.raises(NotFound):
+        await workflows.void_document(db, new_id("org"), first.id)  # another org's document
+    assert (await issue()).number == 2  # the voided number is not reused
