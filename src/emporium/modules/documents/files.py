@@ -20,12 +20,16 @@ router = APIRouter(prefix="/v1", tags=["documents"])
     "/document-files",
     operation_id="documents_signed_file",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The PDF."}},
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The PDF."},
+        403: {"description": "The link is expired, altered, or not one of ours (`link_refused`)."},
+        404: {"description": "The link is valid but the file is no longer there."},
+    },
 )
 async def signed_file(
     key: Annotated[str, Query(max_length=512)],
     expires: Annotated[int, Query(ge=0)],
-    signature: Annotated[str, Query(max_length=128)],
+    signature: Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex, as the 303 gave it.")],
 ) -> Response:
     body = await workflows.read_linked_file(key, expires, signature)
     return Response(

@@ -18,7 +18,8 @@ _REDIRECT = {
         "description": "See Other: `Location` is a link to the PDF valid for DOCUMENTS_LINK_TTL seconds "
         "(an S3 presigned URL, or the app's own signed link with filesystem storage).",
         "headers": {"Location": {"schema": {"type": "string"}}},
-    }
+    },
+    409: {"description": "The document is not stored yet (`document_not_ready`); try again shortly."},
 }
 
 

@@ -68,13 +68,15 @@ class FilesystemStorage:
         return self._secret
 
     def sign(self, key: str, expires: int) -> str:
-        return hmac.new(self.secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+        message = f"{key}\n{expires}".encode("utf-8", "surrogatepass")  # any text a query string can carry
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     def verify(self, key: str, expires: int, signature: str, now: float | None = None) -> bool:
         """True for an unexpired link signed by us for this key (constant-time comparison)."""
         if expires < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(self.sign(key, expires), signature)
+        given = signature.encode("utf-8", "surrogatepass")  # bytes: compare_digest refuses non-ASCII str
+        return hmac.compare_digest(self.sign(key, expires).encode(), given)
 
     async def put(self, key: str, body: bytes, content_type: str) -> StoredObject:
         await asyncio.to_thread(_write_atomically, self._path(key), body)
