@@ -171,6 +171,7 @@ async def test_the_apps_own_links_refuse_tampering_expiry_and_another_documents_
         f"{parts.path}?{urlencode(other_key)}",  # one document's signature on another's key
         f"{parts.path}?{urlencode(expired)}",  # correctly signed, but expired
         f"{parts.path}?key={query['key']}",  # no signature at all
+        f"{parts.path}?{urlencode({**query, 'signature': 'é' * 64})}",  # not even hex (was a 500)
     ]
     for url in refused:
         answer = await app_client.get(url)
