@@ -23,14 +23,15 @@ from emporium.platform.db.migrate import upgrade
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events.outbox import publish
 from emporium.platform.ids import new_id
+from tests.services import scaled
 from tests.support.bus import wait_for
 from tests.support.databases import DatabaseServer
 from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
-ORDERS = 30
-KILLS = 2
+ORDERS = scaled(24, 200)
+KILLS = scaled(2, 6)
 
 
 @pytest.fixture
