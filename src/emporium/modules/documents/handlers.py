@@ -23,7 +23,20 @@ _REDIRECT = {
 }
 
 
-@router.get("/orders/{id}/documents", operation_id="documents_list_for_order")
+_TO_DOWNLOAD = {
+    200: {
+        "links": {
+            "documents_download": {
+                "operationId": "documents_download",
+                "parameters": {"path.id": "$response.body#/data/0/id"},
+                "description": "The first document's id, for GET /v1/documents/{id}/download",
+            }
+        }
+    }
+}
+
+
+@router.get("/orders/{id}/documents", operation_id="documents_list_for_order", responses=_TO_DOWNLOAD)  # type: ignore[arg-type]
 async def list_order_documents(request: Request, id: str) -> DocumentList:
     principal = auth_gate(request, Perm.DOCUMENTS_READ)
     found = await workflows.list_documents(database_of(request), principal.org_id, id)
