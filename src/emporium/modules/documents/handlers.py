@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
@@ -13,7 +15,7 @@ from emporium.platform.http.state import database_of
 
 router = APIRouter(prefix="/v1", route_class=GatedRoute, tags=["documents"])
 
-_REDIRECT = {
+_REDIRECT: dict[int | str, dict[str, Any]] = {
     303: {
         "description": "See Other: `Location` is a link to the PDF valid for DOCUMENTS_LINK_TTL seconds "
         "(an S3 presigned URL, or the app's own signed link with filesystem storage).",
@@ -23,7 +25,7 @@ _REDIRECT = {
 }
 
 
-_TO_DOWNLOAD = {
+_TO_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {
         "links": {
             "documents_download": {
@@ -36,7 +38,7 @@ _TO_DOWNLOAD = {
 }
 
 
-@router.get("/orders/{id}/documents", operation_id="documents_list_for_order", responses=_TO_DOWNLOAD)  # type: ignore[arg-type]
+@router.get("/orders/{id}/documents", operation_id="documents_list_for_order", responses=_TO_DOWNLOAD)
 async def list_order_documents(request: Request, id: str) -> DocumentList:
     principal = auth_gate(request, Perm.DOCUMENTS_READ)
     found = await workflows.list_documents(database_of(request), principal.org_id, id)
@@ -48,7 +50,7 @@ async def list_order_documents(request: Request, id: str) -> DocumentList:
     operation_id="documents_download",
     status_code=303,
     response_class=RedirectResponse,
-    responses=_REDIRECT,  # type: ignore[arg-type]
+    responses=_REDIRECT,
 )
 async def download_document(request: Request, id: str) -> RedirectResponse:
     principal = auth_gate(request, Perm.DOCUMENTS_READ)
