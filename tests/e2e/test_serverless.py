@@ -90,7 +90,7 @@ async def test_the_http_handler_serves_cold_and_warm_invokes_on_one_runtime_and_
         owner = {"authorization": f"Bearer {tenant.owner_key}"}
         for _ in range(3):
             warm = await invoke(runtime_api, http_event("GET", "/v1/auth/whoami", owner))
-            assert warm.kind == "response" and warm.body["statusCode"] == 200, warm
+            assert warm.kind == "response" and warm.body["statusCode"] == 200, (warm, function.output()[-4000:])
             assert json.loads(warm.body["body"])["org_id"] == tenant.org_id  # the pool reached PostgreSQL
         problem = await invoke(runtime_api, http_event("GET", "/v1/orders"))
         assert problem.body["statusCode"] == 401
