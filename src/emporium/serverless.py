@@ -81,8 +81,8 @@ def _new_sandbox() -> _Sandbox:
 def _open_api() -> tuple[_Sandbox, Callable[[dict[str, Any], Any], dict[str, Any]]]:
     from mangum import Mangum
 
-    from emporium.app import create_app
-    from emporium.runtime import open_runtime
+    from emporium.bootstrap.app import create_app
+    from emporium.bootstrap.runtime import open_runtime
 
     config = _load_config()
     sandbox = _new_sandbox()
@@ -101,8 +101,8 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 async def _open_consumer_runtime(config: Config, stack: AsyncExitStack) -> Any:
+    from emporium.bootstrap.runtime import open_documents, open_notifiers
     from emporium.platform.db.engine import Database, PoolSettings
-    from emporium.runtime import open_documents, open_notifiers
 
     db = Database(
         config.database_url or "",
@@ -117,7 +117,7 @@ async def _open_consumer_runtime(config: Config, stack: AsyncExitStack) -> Any:
 
 @cache
 def _open_consumers() -> tuple[_Sandbox, Any, Subscriptions]:
-    from emporium import bus
+    from emporium.bootstrap import bus
 
     config = _load_config()
     sandbox = _new_sandbox()
