@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import backlog, one_checkout, report, seed
+from bench import backlog, lambda_cold_start, one_checkout, report, seed
 from bench.common import (
     ROOT,
     Process,
@@ -613,6 +613,13 @@ async def main(plan: Plan) -> dict[str, Any]:
     except Exception as error:  # a measuring failure is reported, not fatal to the rest of the run
         one = {"error": f"{type(error).__name__}: {error}"}
     log(f"one checkout: {one.get('checkout', one)}")
+    log("Lambda cold start and warm invoke (awslambdaric against a Runtime API stub)")
+    try:
+        lambda_figures = await lambda_cold_start.measure(
+            server, work, colds=2 if plan.quick else 3, warms=50 if plan.quick else 200
+        )
+    except Exception as error:
+        lambda_figures = {"error": f"{type(error).__name__}: {error}"}
     log(f"backlog sample cost at {plan.backlog_steps} undelivered events")
     try:
         backlog_cost = await backlog.cost_at(server, plan.backlog_steps, log)
@@ -643,6 +650,7 @@ async def main(plan: Plan) -> dict[str, Any]:
                 "run_wall_s": round(time.perf_counter() - background["run_started"], 1),
             },
             "one_checkout": one,
+            "lambda": lambda_figures,
             "backlog_cost": backlog_cost,
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
@@ -661,6 +669,8 @@ async def main(plan: Plan) -> dict[str, Any]:
     log(f"results: {out.relative_to(ROOT)}")
     if plan.docs:
         report.write_docs(result, out.relative_to(ROOT), ROOT / "docs" / "performance.md")
+        if "error" not in lambda_figures:
+            lambda_cold_start.write_docs(lambda_figures, ROOT / "docs" / "performance.md", result["command"])
         log("docs/performance.md updated")
     print(report.table(result))
     return result

@@ -19,13 +19,19 @@ from starlette.routing import Route
 
 from emporium.bootstrap.app import create_app
 from emporium.bootstrap.modules import INSTALLED
+from emporium.modules.documents import workflows as documents
+from emporium.modules.documents.domain import Content, DocumentKind, Line
+from emporium.modules.documents.workflows import IssueRequest, utcnow
 from emporium.modules.identity.domain import Role
 from emporium.modules.notifications.resources import webhook_endpoint_crud
 from emporium.modules.notifications.schemas import WebhookEndpointIn
 from emporium.modules.orders.workflows import OrderSpec
 from emporium.orchestrators import checkout
 from emporium.platform.db.engine import Database
+from emporium.platform.events.contracts import Envelope
+from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.idempotency.store import IdempotencyClaim
+from emporium.platform.ids import new_id
 from tests.support.bus import make_dead_letter
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, setup_audit, throwaway_key, throwaway_user
@@ -160,6 +166,19 @@ def on_order(
     return make
 
 
+async def on_document(db: Database, tenant: Tenant) -> Call:
+    order_id = await _paid_order(db, tenant)
+    content = Content(1, "EUR", "buyer@example.com", None, (Line("SKU", "Thing", 1, 100, 100),), 100, 0, 100)
+    request = IssueRequest(DocumentKind.INVOICE, tenant.org_id, order_id, content=content)
+    delivery = Delivery(
+        Envelope(new_id("evt"), "orders.order_paid", 2, "order", order_id, tenant.org_id, {}, utcnow()),
+        "documents.invoices",
+    )
+    doc = await documents.issue_document(db, delivery, request)
+    assert doc is not None
+    return Call(f"/v1/documents/{doc.id}/download")
+
+
 async def new_order(db: Database, tenant: Tenant) -> Call:
     product = await make_product(db, tenant, on_hand=1)
     return Call("/v1/orders", order_body((str(product["sku"]), 1)), {"Idempotency-Key": key()})
@@ -199,6 +218,8 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     # Another org's admin names org A's SKU, which its own catalog does not have: 422.
     ("POST", "/v1/orders"): (new_order, _expect(401, 403, 201, 201, 201, 201, 422)),
     ("GET", "/v1/orders/{id}"): (on_order(), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("GET", "/v1/orders/{id}/documents"): (on_order("/documents"), _expect(401, 200, 200, 200, 200, 403, 404)),
+    ("GET", "/v1/documents/{id}/download"): (on_document, _expect(401, 303, 303, 303, 303, 403, 404)),
     ("POST", "/v1/orders/{id}/cancel"): (on_order("/cancel"), _expect(401, 403, 200, 200, 200, 403, 404)),
     ("POST", "/v1/orders/{id}/fulfill"): (
         on_order("/fulfill", {"carrier": "DHL", "tracking_number": "42"}),
@@ -306,6 +327,7 @@ def test_public_routes_are_exactly_the_probes_and_docs() -> None:
         "/docs",
         "/docs/oauth2-redirect",
         "/v1/provider-webhooks/{provider}",  # signed by the provider instead (tests/api/test_payments_api.py)
+        "/v1/document-files",  # the app's own signed links (tests/api/test_documents.py)
     }
 
 

@@ -24,7 +24,7 @@ def test_every_operation_has_a_stable_operation_id() -> None:
 
 def test_readme_documents_every_setting_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([A-Z_]+)` \| `?([^|`]*)`? \|", readme, re.MULTILINE)}
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([A-Z0-9_]+)` \| `?([^|`]*)`? \|", readme, re.MULTILINE)}
     expected = {s.env: s.default for s in SETTINGS}
     missing = expected.keys() - rows.keys()
     assert not missing, f"README lacks settings: {sorted(missing)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from emporium.bootstrap.kernel import KERNEL
 from emporium.modules.catalog.module import MANIFEST as catalog
+from emporium.modules.documents.module import MANIFEST as documents
 from emporium.modules.identity.module import MANIFEST as identity
 from emporium.modules.notifications.module import MANIFEST as notifications
 from emporium.modules.orders.module import MANIFEST as orders
@@ -20,6 +21,7 @@ MODULES: tuple[Manifest, ...] = (
     notifications,
     orders,
     payments,
+    documents,
     KERNEL,  # the platform's own tables and dead-letter admin routes
 )
 

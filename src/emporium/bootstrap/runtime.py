@@ -18,6 +18,7 @@ from emporium.bootstrap.authorization import role_permissions
 from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
+from emporium.modules.documents import providers as documents
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
@@ -58,6 +59,7 @@ class Runtime:
     notifiers: notifications.Notifiers
     webhook_worker: WebhookDeliveryWorker | None
     module_settings: ModuleSettings  # what the manifests declare, read from `config` once
+    documents: documents.Documents
 
 
 def backlog_settings_for(config: Config) -> BacklogSettings:
@@ -154,6 +156,39 @@ def notifiers_for(config: Config) -> notifications.Notifiers:
     )
 
 
+def documents_for(config: Config) -> documents.Documents:
+    s3 = None
+    if config.documents_storage == "s3":
+        s3 = documents.S3Settings(
+            bucket=config.documents_s3_bucket or "",  # load_config checked it is set
+            region=config.documents_s3_region,
+            endpoint_url=config.documents_s3_endpoint_url,
+            access_key_id=config.documents_s3_access_key_id,
+            secret_access_key=config.documents_s3_secret_access_key,
+            path_style=config.documents_s3_path_style,
+        )
+    return documents.Documents(
+        documents.DocumentSettings(
+            root=config.data_dir / "documents",
+            s3=s3,
+            link_ttl_seconds=config.documents_link_ttl,
+            link_secret=config.documents_link_secret,
+        )
+    )
+
+
+@asynccontextmanager
+async def open_documents(config: Config) -> AsyncIterator[documents.Documents]:
+    """Install the process's document storage (its S3 client opens on first use and closes here)."""
+    registry = documents_for(config)
+    documents.install(registry)
+    try:
+        yield registry
+    finally:
+        documents.uninstall(registry)
+        await registry.close()
+
+
 def delivery_settings_for(config: Config) -> DeliverySettings:
     return DeliverySettings(
         concurrency=config.webhook_concurrency,
@@ -210,6 +245,7 @@ async def open_runtime(
         payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
         stack.callback(payments.uninstall, providers)
         notifiers, webhook_worker = await stack.enter_async_context(open_notifiers(config, db))
+        document_store = await stack.enter_async_context(open_documents(config))
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:
@@ -243,4 +279,5 @@ async def open_runtime(
             notifiers=notifiers,
             webhook_worker=webhook_worker,
             module_settings=INSTALLED.settings(config),
+            documents=document_store,
         )

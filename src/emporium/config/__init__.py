@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emporium.config import authentication, commerce, edge, events, notifications, process, telemetry
+from emporium.config import authentication, commerce, documents, edge, events, notifications, process, telemetry
 from emporium.config.setting import Setting
 from emporium.config.values import Config, ConfigError, LogFormat, LogLevel, metrics_directory
 
@@ -28,6 +28,7 @@ SETTINGS: tuple[Setting, ...] = (
     *events.SETTINGS,
     *commerce.SETTINGS,
     *notifications.SETTINGS,
+    *documents.SETTINGS,
 )
 
 
@@ -70,4 +71,6 @@ def load_config(environ: Mapping[str, str]) -> Config:
     config = Config(**values)
     _check_jwt(config)
     _check_sms(config)
+    if config.documents_storage == "s3" and not config.documents_s3_bucket:
+        raise ConfigError("DOCUMENTS_S3_BUCKET", "a bucket name when DOCUMENTS_STORAGE=s3", "")
     return config

@@ -92,6 +92,15 @@ class Config:
     webhook_allowed_hosts: tuple[str, ...] = ()
     webhook_timeout: float = 15.0
     webhook_concurrency: int = 16
+    documents_storage: str = "filesystem"
+    documents_s3_bucket: str | None = None
+    documents_s3_region: str = "us-east-1"
+    documents_s3_endpoint_url: str | None = None
+    documents_s3_path_style: bool = False
+    documents_s3_access_key_id: str | None = None
+    documents_s3_secret_access_key: str | None = None
+    documents_link_ttl: int = 300
+    documents_link_secret: str | None = None
 
     @property
     def uses_embedded_database(self) -> bool:
