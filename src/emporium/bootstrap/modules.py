@@ -12,6 +12,7 @@ from emporium.modules.identity.module import MANIFEST as identity
 from emporium.modules.notifications.module import MANIFEST as notifications
 from emporium.modules.orders.module import MANIFEST as orders
 from emporium.modules.payments.module import MANIFEST as payments
+from emporium.modules.reporting.module import MANIFEST as reporting
 from emporium.platform.manifest import Manifest, Modules
 
 MODULES: tuple[Manifest, ...] = (
@@ -20,6 +21,7 @@ MODULES: tuple[Manifest, ...] = (
     notifications,
     orders,
     payments,
+    reporting,
     KERNEL,  # the platform's own tables and dead-letter admin routes
 )
 

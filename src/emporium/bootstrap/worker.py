@@ -19,7 +19,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from emporium.bootstrap.runtime import dispatch_settings_for, open_broker, open_notifiers
+from emporium.bootstrap.runtime import dispatch_settings_for, open_broker, open_notifiers, open_reporting_store
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.platform.cron import Scheduler
@@ -71,7 +71,11 @@ async def run_worker(
     )
     try:
         # Subscribers send through the configured mailer and SMS provider; the webhook worker runs here too.
-        async with open_notifiers(config, db), open_broker(config, broker_settings) as broker:
+        async with (
+            open_notifiers(config, db),
+            open_reporting_store(config, db),
+            open_broker(config, broker_settings) as broker,
+        ):
             if source == "outbox":
                 forwarder = JetStreamForwarder(broker) if broker else None
                 dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)
