@@ -391,10 +391,11 @@ async def main() -> None:
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     begun = await start_run("reporting")
+    at_start = machine(begun.pg_version)  # its load average is the one at the start
     result = await measure(begun.server, args.orders, args.store, live_run=not args.no_live)
     load = os.getloadavg()
     result.update(
-        {"started_at": begun.started_at.isoformat(), "machine": machine(begun.pg_version), "load_average_at_end": load}
+        {"started_at": begun.started_at.isoformat(), "machine": at_start, "load_average_at_end": load}
     )
     out = ROOT / "bench" / "results" / f"reporting-{begun.stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
