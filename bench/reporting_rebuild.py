@@ -394,9 +394,7 @@ async def main() -> None:
     at_start = machine(begun.pg_version)  # its load average is the one at the start
     result = await measure(begun.server, args.orders, args.store, live_run=not args.no_live)
     load = os.getloadavg()
-    result.update(
-        {"started_at": begun.started_at.isoformat(), "machine": at_start, "load_average_at_end": load}
-    )
+    result.update({"started_at": begun.started_at.isoformat(), "machine": at_start, "load_average_at_end": load})
     out = ROOT / "bench" / "results" / f"reporting-{begun.stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
