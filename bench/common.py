@@ -72,7 +72,9 @@ def with_database(url: str, name: str) -> str:
 
 
 async def create_database(server: str, prefix: str) -> tuple[str, str]:
-    """A fresh, migrated database on `server`; returns (name, url)."""
+    """A fresh, migrated database on `server` (the application's schemas and the reporting store's default,
+    schema `reporting`); returns (name, url)."""
+    from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
     from emporium.platform.db.migrate import upgrade
 
     name = f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
@@ -83,6 +85,7 @@ async def create_database(server: str, prefix: str) -> tuple[str, str]:
         await conn.close()
     url = with_database(server, name)
     await upgrade(url)
+    await upgrade_reporting(url)
     return name, url
 
 

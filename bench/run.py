@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import backlog, lambda_cold_start, one_checkout, report, seed
+from bench import backlog, lambda_cold_start, one_checkout, report, reporting_rebuild, seed
 from bench.common import (
     ROOT,
     Process,
@@ -625,6 +625,12 @@ async def main(plan: Plan) -> dict[str, Any]:
         backlog_cost = await backlog.cost_at(server, plan.backlog_steps, log)
     except Exception as error:
         backlog_cost = {"error": f"{type(error).__name__}: {error}"}
+    reporting_orders = 10_000 if plan.quick else 100_000
+    log(f"reporting: live projection and rebuild of {reporting_orders:,} orders")
+    try:
+        reporting = await reporting_rebuild.measure(server, reporting_orders)
+    except Exception as error:
+        reporting = {"error": f"{type(error).__name__}: {error}"}
 
     result.update(
         {
@@ -652,6 +658,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             "one_checkout": one,
             "lambda": lambda_figures,
             "backlog_cost": backlog_cost,
+            "reporting_rebuild": reporting,
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
             "profile_checkout": profile,
@@ -671,6 +678,7 @@ async def main(plan: Plan) -> dict[str, Any]:
         report.write_docs(result, out.relative_to(ROOT), ROOT / "docs" / "performance.md")
         if "error" not in lambda_figures:
             lambda_cold_start.write_docs(lambda_figures, ROOT / "docs" / "performance.md", result["command"])
+        reporting_rebuild.write_docs(reporting, result["finished_at"], os.getloadavg(), pg_version)
         log("docs/performance.md updated")
     print(report.table(result))
     return result

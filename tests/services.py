@@ -2,8 +2,8 @@
 
 Under CI=true the suite uses the PostgreSQL, Redis and NATS already running on
 the machine, and any skip is a failure. Elsewhere, PostgreSQL is the embedded
-one unless TEST_DATABASE_URL is set, and Redis/NATS tests run only when
-TEST_REDIS_URL / TEST_NATS_URL are set (they skip, saying why, otherwise).
+one unless TEST_DATABASE_URL is set, and Redis/NATS/MariaDB tests run only when
+TEST_REDIS_URL / TEST_NATS_URL / TEST_MARIADB_URL are set (they skip, saying why, otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ CI_DEFAULTS = {
     "TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
     "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
     "TEST_NATS_URL": "nats://127.0.0.1:4222",
+    # The reporting store's second dialect: the MariaDB server on the machine (the tests create and drop their
+    # own database on it). SQL Server has no CI default: none can run here (TEST_MSSQL_URL, see README).
+    "TEST_MARIADB_URL": "mysql://root@127.0.0.1:3306",
 }
 
 

@@ -206,6 +206,7 @@ CATALOG_READ_ONE = _expect(401, 200, 200, 200, 200, 200, 404)
 CATALOG_CREATE = _expect(401, 403, 201, 201, 201, 403, 201)
 CATALOG_CHANGE = _expect(401, 403, 200, 200, 200, 403, 404)
 CATALOG_DELETE = _expect(401, 403, 204, 204, 204, 403, 404)
+REPORTS = _expect(401, 403, 403, 200, 200, 403, 200)
 
 MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), READ_BY_EVERYONE),
@@ -297,6 +298,11 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ),
     ("GET", "/v1/payments/{id}"): (on_payment(), _expect(401, 200, 200, 200, 200, 403, 404)),
     ("POST", "/v1/payments/{id}/capture"): (on_payment("/capture"), _expect(401, 403, 403, 200, 200, 403, 404)),
+    # Reports: owner, admin and backoffice (not in this table's columns: tests/api/test_reports_api.py); another
+    # org's admin reads their own org's figures.
+    ("GET", "/v1/reports/sales"): (fixed("/v1/reports/sales?from=2026-01-01&to=2026-01-31"), REPORTS),
+    ("GET", "/v1/reports/products"): (fixed("/v1/reports/products?from=2026-01-01&to=2026-01-31"), REPORTS),
+    ("GET", "/v1/reports/payments"): (fixed("/v1/reports/payments?from=2026-01-01&to=2026-01-31"), REPORTS),
 }
 
 

@@ -89,6 +89,11 @@ VIOLATIONS = {
         "import sqlalchemy\n",
         "pure-domain",
     ),
+    "reporting's service reading another module through its api": (
+        "modules/reporting/services.py",
+        "from emporium.modules.payments import api\n",
+        "reporting-learns-from-events",
+    ),
     "the platform importing a module": (
         "platform/leak.py",
         "from emporium.modules.shop import domain\n",

@@ -20,6 +20,7 @@ from emporium import __version__
 from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.runtime import Runtime
 from emporium.config import Config, metrics_directory
+from emporium.modules.reporting import workflows as reporting
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.gate import GATED_MARK
 from emporium.platform.auth.jwt import JwtVerifier
@@ -86,6 +87,7 @@ def _mount_probes(app: FastAPI, metrics_token: str | None) -> None:
         OUTBOX_OLDEST_AGE.set(runtime.backlog.reading.oldest_age_seconds)
         try:
             DEAD_LETTERS.set(await dead_letters(runtime.db))
+            await reporting.sample_lag(reporting.installed_store())
         except Exception:  # the database is away: the scrape still answers, without this gauge
             return
 

@@ -13,6 +13,7 @@ from emporium.modules.identity.module import MANIFEST as identity
 from emporium.modules.notifications.module import MANIFEST as notifications
 from emporium.modules.orders.module import MANIFEST as orders
 from emporium.modules.payments.module import MANIFEST as payments
+from emporium.modules.reporting.module import MANIFEST as reporting
 from emporium.platform.manifest import Manifest, Modules
 
 MODULES: tuple[Manifest, ...] = (
@@ -22,6 +23,7 @@ MODULES: tuple[Manifest, ...] = (
     orders,
     payments,
     documents,
+    reporting,
     KERNEL,  # the platform's own tables and dead-letter admin routes
 )
 

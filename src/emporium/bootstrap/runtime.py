@@ -25,6 +25,8 @@ from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliver
 from emporium.modules.notifications.providers.email import SmtpSettings
 from emporium.modules.notifications.providers.sms import TwilioSettings
 from emporium.modules.payments import workflows as payments
+from emporium.modules.reporting import workflows as reporting
+from emporium.modules.reporting.migrate import schema_map
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
@@ -219,6 +221,23 @@ async def open_notifiers(
 
 
 @asynccontextmanager
+async def open_reporting_store(config: Config, db: Database) -> AsyncIterator[Database]:
+    """Install the reporting store: its own pool on REPORTING_DATABASE_URL, or else the main database's."""
+    store = db
+    if config.reporting_database_url:
+        url = config.reporting_database_url
+        pool = PoolSettings(size=max(2, config.db_pool_size // 2), timeout=config.db_pool_timeout)
+        store = Database(url, pool, application_name="emporium-reporting", schema_translate_map=schema_map(url))
+    reporting.install(store)
+    try:
+        yield store
+    finally:
+        reporting.uninstall(store)
+        if store is not db:
+            await store.dispose()
+
+
+@asynccontextmanager
 async def open_runtime(
     config: Config, database_url: str, *, subscriptions: Subscriptions | None = None
 ) -> AsyncIterator[Runtime]:
@@ -246,6 +265,7 @@ async def open_runtime(
         stack.callback(payments.uninstall, providers)
         notifiers, webhook_worker = await stack.enter_async_context(open_notifiers(config, db))
         document_store = await stack.enter_async_context(open_documents(config))
+        await stack.enter_async_context(open_reporting_store(config, db))
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:

@@ -109,11 +109,19 @@ def ensure_port_free(host: str, port: int) -> None:
             raise
 
 
+def migrate_stores(config: Config, database_url: str) -> None:
+    """The application's schema, then the reporting store's (its own Alembic environment and database)."""
+    from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
+
+    run_upgrade(database_url)
+    asyncio.run(upgrade_reporting(config.reporting_database_url or database_url))
+
+
 def serve(config: Config) -> None:
     ensure_port_free(config.host, config.port)
     database_url = resolve_database_url(config)
     if config.migrate_on_start:
-        run_upgrade(database_url)
+        migrate_stores(config, database_url)
     if config.demo_bootstrap:
         asyncio.run(bootstrap_demo_org(config, database_url))
     announce(config, database_url)
@@ -141,5 +149,5 @@ def serve(config: Config) -> None:
 
 def migrate(config: Config) -> str:
     database_url = resolve_database_url(config)
-    run_upgrade(database_url)
+    migrate_stores(config, database_url)
     return database_url

@@ -13,6 +13,7 @@ from emporium.cli.cron import cron_app
 from emporium.cli.db import db_app
 from emporium.cli.events import events_app
 from emporium.cli.orders import orders_app
+from emporium.cli.reporting import reporting_app
 from emporium.cli.root import app
 
 app.add_typer(db_app, name="db")
@@ -21,5 +22,6 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(events_app, name="events")
 app.add_typer(orders_app, name="orders")
 app.add_typer(cron_app, name="cron")
+app.add_typer(reporting_app, name="reporting")
 
 __all__ = ["app"]

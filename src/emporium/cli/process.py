@@ -55,6 +55,8 @@ def show_config(ctx: typer.Context) -> None:
     rows = {s.env: _shown(getattr(config, s.attr), secret=s.secret) for s in SETTINGS}
     if config.database_url:
         rows["DATABASE_URL"] = "<set>"  # may carry a password
+    if config.reporting_database_url:
+        rows["REPORTING_DATABASE_URL"] = "<set>"
     typer.echo(json.dumps(rows, indent=2))
 
 
@@ -82,9 +84,9 @@ def worker(
         raise typer.Exit(2) from None
     database_url = resolve_database_url(config)
     if config.migrate_on_start:
-        from emporium.platform.db.migrate import run_upgrade
+        from emporium.bootstrap.server import migrate_stores
 
-        run_upgrade(database_url)
+        migrate_stores(config, database_url)
     console.print(f"worker: {len(hosted)} subscription(s) from the {source}")
     asyncio.run(run_worker(config, database_url, hosted, source="broker" if source == "broker" else "outbox"))
 

@@ -64,6 +64,18 @@ def postgres_url() -> tuple[str, Callable[[str], str]]:
     return "a postgresql://user@host:port/database URL", parse
 
 
+def sql_url() -> tuple[str, Callable[[str], str]]:
+    kinds = {"postgresql", "postgres", "mysql", "mariadb", "mssql"}
+
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw.strip())
+        if parts.scheme.split("+", 1)[0] not in kinds or not (parts.hostname or "host=" in parts.query):
+            raise ValueError(raw)
+        return raw.strip()
+
+    return "a postgresql://, mysql:// (MariaDB too) or mssql:// URL", parse
+
+
 def redis_url() -> tuple[str, Callable[[str], str]]:
     def parse(raw: str) -> str:
         parts = urlsplit(raw.strip())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emporium.config.forms import boolean, choice, host, integer, path, postgres_url, redis_url, seconds
+from emporium.config.forms import boolean, choice, host, integer, path, postgres_url, redis_url, seconds, sql_url
 from emporium.config.setting import Setting, setting
 
 SETTINGS: tuple[Setting, ...] = (
@@ -15,6 +15,15 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "PostgreSQL to use. Empty: start an embedded PostgreSQL with its data under `DATA_DIR`.",
         postgres_url(),
+    ),
+    setting(
+        "REPORTING_DATABASE_URL",
+        "reporting_database_url",
+        "",
+        "Where the reporting read model lives: PostgreSQL, MariaDB/MySQL (`mysql://`) or SQL Server "
+        "(`mssql://`, needs `aioodbc`). Empty: the main PostgreSQL, schema `reporting`.",
+        sql_url(),
+        secret=True,
     ),
     setting("DATA_DIR", "data_dir", ".data", "Where the embedded PostgreSQL keeps its data.", path()),
     setting("DB_POOL_SIZE", "db_pool_size", "10", "Database connections per worker process.", integer(1, 200)),

@@ -25,6 +25,7 @@ class Config:
     port: int = 8000
     workers: int = 1
     database_url: str | None = None
+    reporting_database_url: str | None = None
     data_dir: Path = Path(".data")
     db_pool_size: int = 10
     db_pool_timeout: float = 5.0

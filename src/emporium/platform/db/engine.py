@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,6 +22,24 @@ def asyncpg_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+# The async driver each SQL server is reached through when a URL names only the server kind.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mssql": "mssql+aioodbc",
+}
+
+
+def async_url(url: str) -> str:
+    """A URL with its async driver: PostgreSQL -> asyncpg, MariaDB/MySQL -> aiomysql, SQL Server -> aioodbc.
+    A URL that already names a driver (`mysql+asyncmy://`) is kept."""
+    parts = urlsplit(url)
+    driver = _ASYNC_DRIVERS.get(parts.scheme)
+    return urlunsplit(parts._replace(scheme=driver)) if driver else url
+
+
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
     size: int = 10
@@ -33,8 +52,20 @@ class PoolSettings:
 class Database:
     """Owns the engine. Workflows open transactions on it; nothing else does."""
 
-    def __init__(self, url: str, pool: PoolSettings = PoolSettings(), *, application_name: str = "emporium") -> None:
-        self.url = asyncpg_url(url)
+    def __init__(
+        self,
+        url: str,
+        pool: PoolSettings = PoolSettings(),
+        *,
+        application_name: str = "emporium",
+        schema_translate_map: Mapping[str | None, str | None] | None = None,
+    ) -> None:
+        """`url` is normally PostgreSQL; a module with a store of its own (reporting) may pass a MariaDB/MySQL
+        or SQL Server URL, and `schema_translate_map` to place its schema-qualified tables (MySQL has no
+        schemas inside a database)."""
+        self.url = async_url(url)
+        self.dialect_name = self.url.split("+", 1)[0].split(":", 1)[0]
+        on_postgres = self.dialect_name == "postgresql"
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool.size,
@@ -47,8 +78,10 @@ class Database:
             # that one request `503 database_unavailable` with Retry-After, which a client retries with the same
             # Idempotency-Key (decision 020).
             pool_recycle=pool.recycle,
-            connect_args={"server_settings": {"application_name": application_name}},
+            connect_args={"server_settings": {"application_name": application_name}} if on_postgres else {},
         )
+        if schema_translate_map:
+            self.engine = self.engine.execution_options(schema_translate_map=dict(schema_translate_map))
         # Sends the NOTIFYs committed transactions asked for (`Tx.notify_after_commit`).
         self.notifier = CommitNotifier(self.url.replace("+asyncpg", "", 1), application_name)
 

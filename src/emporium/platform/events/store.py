@@ -120,6 +120,19 @@ def insert_event(tx: Tx, event: Envelope) -> None:
     tx.notify_after_commit(WAKE_CHANNEL)
 
 
+_ENVELOPE_COLUMNS = (
+    outbox.c.id,
+    outbox.c.name,
+    outbox.c.version,
+    outbox.c.aggregate_type,
+    outbox.c.aggregate_id,
+    outbox.c.org_id,
+    outbox.c.payload,
+    outbox.c.occurred_at,
+    outbox.c.trace_context,
+)
+
+
 def _envelope(row: Any) -> Envelope:
     return Envelope(
         id=row.id,
@@ -132,6 +145,23 @@ def _envelope(row: Any) -> Envelope:
         occurred_at=row.occurred_at,
         trace_context=row.trace_context,
     )
+
+
+async def history_page(
+    tx: Tx, names: Sequence[str], *, org_id: str | None, after_seq: int, limit: int
+) -> list[tuple[int, Envelope]]:
+    """Published events named `names` (of one org, or all), in `seq` order after `after_seq`: the event history
+    a read model is rebuilt from. Delivered rows are kept (nothing prunes the outbox: decision 028)."""
+    query = (
+        select(*_ENVELOPE_COLUMNS, outbox.c.seq)
+        .where(outbox.c.seq > after_seq, outbox.c.name.in_(list(names)))
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
+    if org_id is not None:
+        query = query.where(outbox.c.org_id == org_id)
+    result = await tx.execute(query)
+    return [(row.seq, _envelope(row)) for row in result]
 
 
 async def claim(tx: Tx, worker: str, batch: int, lease_seconds: int) -> list[Claimed]:

@@ -150,3 +150,12 @@ async def record_replay_failure(db: Database, dead_letter_id: str, error: str) -
     async with transaction(db) as tx:
         await store.record_replay_failure(tx, dead_letter_id, error)
         await tx.commit()
+
+
+@traced
+async def history_page(
+    db: Database, names: Sequence[str], *, org_id: str | None, after_seq: int, limit: int
+) -> list[tuple[int, Envelope]]:
+    """One page of the published events named `names`, oldest first (for rebuilding a read model)."""
+    async with transaction(db) as tx:
+        return await store.history_page(tx, names, org_id=org_id, after_seq=after_seq, limit=limit)
