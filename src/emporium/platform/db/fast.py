@@ -250,6 +250,12 @@ def _rowcount(status: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
+def eligible(conn: AsyncConnection) -> bool:
+    """asyncpg's connection (another store, e.g. reporting's MariaDB, keeps SQLAlchemy's path), and nobody
+    listening for each statement on its engine (they must see every statement)."""
+    return conn.dialect.driver == "asyncpg" and not conn.sync_engine.dispatch.before_cursor_execute
+
+
 Driver = tuple[Any, asyncpg.Connection]  # SQLAlchemy's adapter of the connection, and asyncpg's connection
 
 
@@ -263,7 +269,7 @@ async def execute(
     conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None, driver: Driver | None = None
 ) -> Result | None:
     """Run `statement` on asyncpg directly when it is one of the repeated ones; None: run it through SQLAlchemy."""
-    if conn.sync_engine.dispatch.before_cursor_execute:  # someone watches each statement: let SQLAlchemy run it
+    if not eligible(conn):
         return None
     plan = _plan(statement, conn.dialect)
     if plan is None:

@@ -43,7 +43,7 @@ class Tx:
         """Run one statement; a list of parameter mappings runs it as executemany."""
         if not self._open:
             raise TransactionClosed("the transaction has ended; open a new one in the workflow")
-        if not isinstance(params, Sequence):  # one set of values: a repeated statement goes to asyncpg directly
+        if not isinstance(params, Sequence) and fast.eligible(self._conn):  # a repeated statement: to asyncpg directly
             if self._driver is None:
                 self._driver = await fast.driver_of(self._conn)
             result = await fast.execute(self._conn, statement, params, self._driver)
