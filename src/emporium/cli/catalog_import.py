@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emporium.modules.catalog import workflows
-from emporium.modules.catalog.resources import product_row
+from emporium.modules.catalog.resources import product_resource
 from emporium.modules.catalog.schemas import MAX_BULK_ITEMS, parse_bulk_items
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import ActorType, Principal
@@ -105,7 +105,7 @@ async def import_file(
         for result in failed:
             reason = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
             summary.failures.append((lines[parsed[result.index][0]], reason))
-        items = [workflows.BulkItem(parsed[index][0], product_row(model)) for index, model in valid]
+        items = [workflows.BulkItem(parsed[index][0], product_resource.to_row(model)) for index, model in valid]
         for outcome in await workflows.bulk_upsert_products(db, cache, principal, audit, items):
             if outcome.status == "created":
                 summary.created += 1

@@ -306,7 +306,9 @@ class UpsertResult:
 
 @traced
 async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -> list[UpsertResult]:
-    """Create or update live products by SKU in one statement; rows must have distinct SKUs."""
+    """Create or update live products by SKU in one statement; rows must have distinct SKUs.
+
+    The products' rules (`after_write`) create the inventory rows of the created ones."""
     if not rows:
         return []
     values = [{"id": new_id("prd"), "org_id": org_id, **row} for row in rows]
@@ -327,9 +329,7 @@ async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -
             "updated_at": func.now(),
         },
     ).returning(product.c.id, product.c.sku, product.c.version, (literal_column("xmax") == 0).label("created"))
-    result = [UpsertResult(r.id, r.sku, bool(r.created), r.version) for r in await tx.execute(statement)]
-    await create_inventory(tx, org_id, [r.id for r in result if r.created])
-    return result
+    return [UpsertResult(r.id, r.sku, bool(r.created), r.version) for r in await tx.execute(statement)]
 
 
 @traced

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emporium.platform.crud.filters import ListQuery, cursor_for, keyset_clause, where_clauses
-from emporium.platform.crud.resource import Resource, Row
+from emporium.platform.crud.resource import Condition, Resource, Row
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict
 from emporium.platform.ids import new_id
@@ -60,11 +60,10 @@ class CrudStore:
         return dict(row._mapping) if row else None
 
     @traced
-    async def list(self, tx: Tx, org_id: str, query: ListQuery, extra: list[Any] | None = None) -> Page[Row]:
+    async def list(self, tx: Tx, org_id: str, query: ListQuery, extra: list[Condition] | None = None) -> Page[Row]:
         column = self.table.c[self.resource.sortable[query.sort]]
-        statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, query.conditions))
-        for clause in extra or []:
-            statement = statement.where(clause)
+        conditions = [*query.conditions, *(extra or [])]
+        statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, conditions))
         after = keyset_clause(self.resource, query)
         if after is not None:
             statement = statement.where(after)

@@ -1,7 +1,8 @@
 """The engine's workflows: one per outcome (create, read, list, update, delete, named query).
 
-Each opens its transaction, runs the resource's hooks inside it, records the
-audit entry with the change, commits, and only then invalidates the cache.
+A write runs the resource's `rules.validate` before its transaction, then opens it, locks the
+row, runs `before_write`, writes, runs `after_write`, records the audit entry, commits, and only
+then invalidates the cache.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
 from emporium.platform.cache import SingleFlight, VersionedCache
 from emporium.platform.crud.filters import ListQuery
-from emporium.platform.crud.resource import CachePolicy, HookContext, Resource, Row
+from emporium.platform.crud.resource import CachePolicy, Condition, Resource, Row
+from emporium.platform.crud.rules import Action, Change, RuleContext
 from emporium.platform.crud.services import CrudStore
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
+from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, NotFound, PreconditionFailed
 from emporium.platform.pagination import Page
 from emporium.platform.telemetry.metrics import CACHE_LOOKUPS
@@ -104,14 +107,15 @@ class CrudWorkflows:
     async def create(
         self, db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, body: BaseModel
     ) -> Row:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
-        values = self.resource.to_row(body)
+        rules, ctx = self.resource.rules, RuleContext(principal)
+        change = Change(Action.CREATE, self.resource.to_row(body))
+        await rules.validate(ctx, [change])  # before the transaction: a slow check holds no connection
+        change.raise_if_rejected()
         async with transaction(db) as tx:
-            if hooks.before_create:
-                values = await hooks.before_create(tx, ctx, values)
-            row = await self.store.insert(tx, principal.org_id, values)
-            if hooks.after_create:
-                await hooks.after_create(tx, ctx, row)
+            await rules.before_write(tx, ctx, [change])
+            change.raise_if_rejected()
+            change.row = row = await self.store.insert(tx, principal.org_id, change.values)
+            await rules.after_write(tx, ctx, [change])
             await audit_store.record(tx, audit, row["id"])
             await tx.commit()
         await self._invalidate(cache, principal.org_id, [row], row["version"])
@@ -143,7 +147,7 @@ class CrudWorkflows:
 
     @traced
     async def list(
-        self, db: Database, principal: Principal, query: ListQuery, extra: list[Any] | None = None
+        self, db: Database, principal: Principal, query: ListQuery, extra: list[Condition] | None = None
     ) -> Page[Row]:
         async with transaction(db) as tx:
             return await self.store.list(tx, principal.org_id, query, extra)
@@ -159,21 +163,19 @@ class CrudWorkflows:
         body: BaseModel,
         if_match: int | None,
     ) -> Row:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
+        rules, ctx = self.resource.rules, RuleContext(principal)
+        change = Change(Action.UPDATE, self.resource.to_row(body))
+        await rules.validate(ctx, [change])
+        change.raise_if_rejected()
         async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
-            if current is None:
-                raise NotFound(f"no {self.resource.singular} {row_id}")
-            if if_match is not None and current["version"] != if_match:
-                raise _stale(self.resource, row_id, current["version"], if_match)
-            changes = self.resource.to_row(body)
-            if hooks.before_update:
-                changes = await hooks.before_update(tx, ctx, current, changes)
-            row = await self.store.update(tx, principal.org_id, row_id, changes, current["version"])
+            change.current = current = await self._locked(tx, principal.org_id, row_id, if_match)
+            await rules.before_write(tx, ctx, [change])
+            change.raise_if_rejected()
+            row = await self.store.update(tx, principal.org_id, row_id, change.values, current["version"])
             if row is None:  # cannot happen while the row is locked; kept as a guard
                 raise Conflict(f"{self.resource.singular} {row_id} changed while it was being updated; retry")
-            if hooks.after_update:
-                await hooks.after_update(tx, ctx, row)
+            change.row = row
+            await rules.after_write(tx, ctx, [change])
             await audit_store.record(tx, audit, row_id)
             await tx.commit()
         await self._invalidate(cache, principal.org_id, [current, row], row["version"])
@@ -189,30 +191,38 @@ class CrudWorkflows:
         row_id: str,
         if_match: int | None,
     ) -> None:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
+        rules, ctx = self.resource.rules, RuleContext(principal)
+        change = Change(Action.DELETE)
+        await rules.validate(ctx, [change])
+        change.raise_if_rejected()
         async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
-            if current is None:
-                raise NotFound(f"no {self.resource.singular} {row_id}")
-            if if_match is not None and current["version"] != if_match:
-                raise _stale(self.resource, row_id, current["version"], if_match)
-            if hooks.before_delete:
-                await hooks.before_delete(tx, ctx, current)
+            change.current = current = await self._locked(tx, principal.org_id, row_id, if_match)
+            await rules.before_write(tx, ctx, [change])
+            change.raise_if_rejected()
             removed = await self.store.delete(tx, principal.org_id, row_id, current["version"])
             if removed is None:
                 raise Conflict(f"{self.resource.singular} {row_id} changed while it was being deleted; retry")
-            if hooks.after_delete:
-                await hooks.after_delete(tx, ctx, removed)
+            change.row = removed
+            await rules.after_write(tx, ctx, [change])
             await audit_store.record(tx, audit, row_id)
             await tx.commit()
         await self._invalidate(cache, principal.org_id, [current], current["version"] + 1)
+
+    async def _locked(self, tx: Tx, org_id: str, row_id: str, if_match: int | None) -> Row:
+        """The row, locked until the transaction ends (rules see the state they change), at `if_match`."""
+        current = await self.store.get(tx, org_id, row_id, for_update=True)
+        if current is None:
+            raise NotFound(f"no {self.resource.singular} {row_id}")
+        if if_match is not None and current["version"] != if_match:
+            raise _stale(self.resource, row_id, current["version"], if_match)
+        return current
 
     @traced
     async def run_query(
         self, db: Database, principal: Principal, name: str, params: BaseModel, query: ListQuery
     ) -> Page[Row]:
         named = self.resource.queries[name]
-        return await self.list(db, principal, query, list(named.where(self.resource.table, params)))
+        return await self.list(db, principal, query, list(named.where(params)))
 
 
 def _stale(resource: Resource, row_id: str, current: int | None, expected: int) -> PreconditionFailed:
