@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import backlog, one_checkout, report, seed
+from bench import backlog, catalog_stores, one_checkout, report, seed
 from bench.common import (
     ROOT,
     Process,
@@ -619,6 +619,15 @@ async def main(plan: Plan) -> dict[str, Any]:
     except Exception as error:
         backlog_cost = {"error": f"{type(error).__name__}: {error}"}
 
+    log("catalog on each store: product GET uncached and cached, filtered list (PostgreSQL, MongoDB)")
+    try:
+        stores = await catalog_stores.measure(
+            server, work, quick=plan.quick, duration=plan.duration, warmup=plan.warmup, tool=plan.tool
+        )
+    except Exception as error:
+        stores = {"error": f"{type(error).__name__}: {error}"}
+    log("\n" + catalog_stores.table(stores) if "error" not in stores else f"catalog stores: {stores['error']}")
+
     result.update(
         {
             "finished_at": datetime.now(UTC).isoformat(),
@@ -646,6 +655,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             "backlog_cost": backlog_cost,
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
+            "catalog_stores": stores,
             "profile_checkout": profile,
             "profile_get_product": profile_get,
         }
@@ -663,6 +673,8 @@ async def main(plan: Plan) -> dict[str, Any]:
         report.write_docs(result, out.relative_to(ROOT), ROOT / "docs" / "performance.md")
         log("docs/performance.md updated")
     print(report.table(result))
+    if "error" not in stores:
+        print(catalog_stores.table(stores))
     return result
 
 

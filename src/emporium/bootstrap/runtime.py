@@ -18,6 +18,7 @@ from emporium.bootstrap.authorization import role_permissions
 from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
+from emporium.modules.catalog.resources import Catalog, open_catalog
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
@@ -58,6 +59,7 @@ class Runtime:
     notifiers: notifications.Notifiers
     webhook_worker: WebhookDeliveryWorker | None
     module_settings: ModuleSettings  # what the manifests declare, read from `config` once
+    catalog: Catalog  # products and categories on the store CATALOG_DATABASE_URL chose (decision 026)
 
 
 def backlog_settings_for(config: Config) -> BacklogSettings:
@@ -195,6 +197,7 @@ async def open_runtime(
         if config.trace_sql:
             instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
+        catalog = await stack.enter_async_context(open_catalog(config.catalog_database_url))
         principals = PrincipalCache()
         # One Redis client for the cache, the rate limiter and the cron claims (closed last of the three).
         redis_client = (
@@ -243,4 +246,5 @@ async def open_runtime(
             notifiers=notifiers,
             webhook_worker=webhook_worker,
             module_settings=INSTALLED.settings(config),
+            catalog=catalog,
         )

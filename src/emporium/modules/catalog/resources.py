@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -16,6 +19,9 @@ from emporium.modules.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from emporium.modules.catalog.stores import CatalogStore
+from emporium.modules.catalog.stores.mongo import MongoCatalogStore
+from emporium.modules.catalog.stores.postgres import PostgresCatalogStore
 from emporium.modules.catalog.tables import category, product
 from emporium.modules.catalog.workflows import CATEGORY_RULES, PRODUCT_RULES, PRODUCTS, PRODUCTS_CACHE
 from emporium.platform.crud.resource import Condition, Filter, NamedQuery, Op, Permissions, Resource, StoredAs
@@ -71,8 +77,6 @@ product_resource = Resource(
     soft_delete=True,
     cache=PRODUCTS_CACHE,
 )
-product_crud = CrudWorkflows(product_resource)
-
 category_resource = Resource(
     name="categories",
     path="/v1/categories",
@@ -89,4 +93,46 @@ category_resource = Resource(
     sorts=["created_at", "name"],
     rules=CATEGORY_RULES,
 )
-category_crud = CrudWorkflows(category_resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The catalog's workflows on one store (decision 026): the running app's, or the PostgreSQL default."""
+
+    store: CatalogStore
+    products: CrudWorkflows
+    categories: CrudWorkflows
+
+    @classmethod
+    def on(cls, store: CatalogStore) -> Catalog:
+        return cls(
+            store,
+            CrudWorkflows(product_resource, store.products, port=store),
+            CrudWorkflows(category_resource, store.categories, port=store),
+        )
+
+
+POSTGRES_CATALOG = Catalog.on(PostgresCatalogStore(product_resource, category_resource))
+product_crud, category_crud = POSTGRES_CATALOG.products, POSTGRES_CATALOG.categories
+
+
+@asynccontextmanager
+async def open_catalog(url: str | None) -> AsyncIterator[Catalog]:
+    """The catalog on MongoDB when `url` (CATALOG_DATABASE_URL) is a mongodb:// URL, else on PostgreSQL."""
+    if not url:
+        yield POSTGRES_CATALOG
+        return
+    store = await MongoCatalogStore.open(url, product_resource, category_resource)
+    try:
+        yield Catalog.on(store)
+    finally:
+        await store.close()
+
+
+async def init_mongo_indexes(url: str) -> list[str]:
+    """`emporium catalog mongo-init`: create every index the MongoDB store checks for (idempotent)."""
+    store = await MongoCatalogStore.open(url, product_resource, category_resource, check=False)
+    try:
+        return await store.create_indexes()
+    finally:
+        await store.close()

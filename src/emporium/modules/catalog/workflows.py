@@ -8,6 +8,7 @@ from typing import Any
 
 from emporium.modules.catalog import services as store
 from emporium.modules.catalog.domain import AdjustmentKind, Inventory, StockAdjustment, check_adjustment
+from emporium.modules.catalog.stores import CatalogStore
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
@@ -71,10 +72,16 @@ async def list_adjustments(
 # --- the rules of products and categories (called by the CRUD engine's workflows and by the bulk upsert) ---
 
 
+def _catalog(ctx: RuleContext) -> CatalogStore:
+    """The catalog store the workflows were built with (`CrudWorkflows(..., port=store)`)."""
+    port: CatalogStore = ctx.port
+    return port
+
+
 async def _reject_unknown_categories(tx: Tx, ctx: RuleContext, changes: Sequence[Change], column: str) -> None:
     """One query for the whole batch: each change naming a category that does not exist is rejected."""
     named = {c.values[column] for c in changes if c.values.get(column)}
-    known = await store.existing_categories(tx, ctx.org_id, sorted(named))
+    known = await _catalog(ctx).existing_categories(tx, ctx.org_id, sorted(named))
     for change in changes:
         category_id = change.values.get(column)
         if category_id and category_id not in known:
@@ -107,7 +114,7 @@ class CategoryRules(Rules):
             if (
                 current is not None
                 and parent is not None
-                and await store.would_create_cycle(tx, ctx.org_id, current["id"], parent)
+                and await _catalog(ctx).would_create_cycle(tx, ctx.org_id, current["id"], parent)
             ):
                 change.reject("parent_id", "no_cycle", "a category cannot sit under itself or a descendant")
 
@@ -133,14 +140,19 @@ class BulkOutcome:
 
 @traced
 async def bulk_upsert_products(
-    db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, items: Sequence[BulkItem]
+    db: Database,
+    catalog: CatalogStore,
+    cache: VersionedCache | None,
+    principal: Principal,
+    audit: AuditContext,
+    items: Sequence[BulkItem],
 ) -> list[BulkOutcome]:
     """Create or update products by SKU in one transaction, through the products' rules; each item gets a result.
 
     Items that a rule rejects (an unknown category) or that repeat a SKU of the
     same call are reported and skipped; the rest are written together.
     """
-    ctx = RuleContext(principal)
+    ctx = RuleContext(principal, catalog)
     changes: list[Change] = []
     seen: set[str] = set()
     for item in items:
@@ -153,7 +165,7 @@ async def bulk_upsert_products(
     async with transaction(db) as tx:
         await PRODUCT_RULES.before_write(tx, ctx, accepted(changes))
         writable = accepted(changes)
-        results = await store.upsert_products(tx, principal.org_id, [c.values for c in writable])
+        results = await catalog.upsert_products(tx, principal.org_id, [c.values for c in writable])
         by_sku = {r.sku: r for r in results}
         for change in writable:
             written = by_sku[change.values["sku"]]

@@ -154,7 +154,8 @@ def cursor_for(query: ListQuery, sort_value: Any, row_id: str) -> str:
     return encode_cursor([query.sort, _key_value(sort_value), row_id])
 
 
-def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] | None:
+def keyset_position(resource: Resource, query: ListQuery) -> tuple[Any, str] | None:
+    """The cursor's (sort value, id), typed like the sort column; None on the first page."""
     if query.cursor is None:
         return None
     sort_name, raw_value, last_id = decode_cursor(query.cursor, 3)
@@ -164,8 +165,16 @@ def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] |
     value = _cursor_value(raw_value, column.type.python_type)
     if not isinstance(last_id, str):
         raise invalid_cursor()
+    return value, last_id
+
+
+def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] | None:
+    position = keyset_position(resource, query)
+    if position is None:
+        return None
+    column = resource.table.c[resource.sortable[query.sort]]
     key = tuple_(column, resource.table.c.id)
-    after = tuple_(value, str(last_id))
+    after = tuple_(position[0], position[1])
     return key < after if query.descending else key > after
 
 

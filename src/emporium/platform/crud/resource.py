@@ -4,7 +4,7 @@ Resource(
     name="products", path="/v1/products", id_prefix="prd", table=product,
     model=ProductOut, create_schema=ProductIn, update_schema=ProductUpdate,
     permissions=Permissions.read_write(Perm.CATALOG_READ, Perm.CATALOG_WRITE),
-    stored_as={"price": money_columns},                  # a field kept in other columns (else: same name)
+    stored_as={"price": PRICE},                          # a field kept in other columns (else: same name)
     filters=[Filter.on("price", Op.GT, Op.LT), ...],     # opt-in per field; type from the model
     sorts=["created_at", "price"],                       # opt-in per field; column from `stored_as`
     rules=ProductRules(),

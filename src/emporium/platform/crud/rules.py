@@ -35,6 +35,7 @@ class Action(StrEnum):
 @dataclass(frozen=True, slots=True)
 class RuleContext:
     principal: Principal
+    port: Any = None  # the module's store port the workflows were built with (e.g. the catalog's store)
 
     @property
     def org_id(self) -> str:

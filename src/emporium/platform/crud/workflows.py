@@ -7,7 +7,8 @@ then invalidates the cache.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from emporium.platform.crud.filters import ListQuery
 from emporium.platform.crud.resource import CachePolicy, Condition, Resource, Row
 from emporium.platform.crud.rules import Action, Change, RuleContext
 from emporium.platform.crud.services import CrudStore
+from emporium.platform.crud.store import RecordStore
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
@@ -29,6 +31,7 @@ from emporium.platform.telemetry.metrics import CACHE_LOOKUPS
 from emporium.platform.telemetry.tracing import traced
 
 _MAX_RELOADS = 3
+_MAX_WRITE_ATTEMPTS = 8  # a store without row locks retries a write that lost a race (see `_write`)
 
 
 def cache_key(resource_name: str, org_id: str, field: str, value: Any) -> str:
@@ -51,10 +54,23 @@ async def invalidate_cached(
 
 
 class CrudWorkflows:
-    def __init__(self, resource: Resource) -> None:
+    """`store`: where the records live (default: the resource's SQL table); `port`: what the rules may use
+    besides the transaction (the module's store port), handed to them in `RuleContext.port`."""
+
+    def __init__(self, resource: Resource, store: RecordStore | None = None, port: Any = None) -> None:
         self.resource = resource
-        self.store = CrudStore(resource)
+        self.store: RecordStore = store or CrudStore(resource)
+        self.port = port
         self.flights = SingleFlight()
+
+    @asynccontextmanager
+    async def _reading(self, db: Database) -> AsyncIterator[Tx | None]:
+        """A read's transaction, when the store keeps its records in PostgreSQL; else none is opened."""
+        if not self.store.reads_in_transaction:
+            yield None
+            return
+        async with transaction(db) as tx:
+            yield tx
 
     # --- cache ----------------------------------------------------------------------------------
 
@@ -107,24 +123,70 @@ class CrudWorkflows:
     async def create(
         self, db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, body: BaseModel
     ) -> Row:
-        rules, ctx = self.resource.rules, RuleContext(principal)
         change = Change(Action.CREATE, self.resource.to_row(body))
-        await rules.validate(ctx, [change])  # before the transaction: a slow check holds no connection
-        change.raise_if_rejected()
-        async with transaction(db) as tx:
-            await rules.before_write(tx, ctx, [change])
-            change.raise_if_rejected()
-            change.row = row = await self.store.insert(tx, principal.org_id, change.values)
-            await rules.after_write(tx, ctx, [change])
-            await audit_store.record(tx, audit, row["id"])
-            await tx.commit()
+        row = await self._write(db, principal, audit, change, None, None)
         await self._invalidate(cache, principal.org_id, [row], row["version"])
         return row
+
+    async def _write(
+        self,
+        db: Database,
+        principal: Principal,
+        audit: AuditContext,
+        change: Change,
+        row_id: str | None,
+        if_match: int | None,
+    ) -> Row:
+        """validate (no transaction) -> [lock the row] -> before_write -> write -> after_write -> audit -> commit.
+
+        With a store that does not lock rows, a write that lost a race (the version moved under it) is
+        run again from the read, rules included, up to `_MAX_WRITE_ATTEMPTS` times. A write the store made
+        outside the transaction is undone when the transaction does not commit.
+        """
+        rules, ctx, org_id = self.resource.rules, RuleContext(principal, self.port), principal.org_id
+        await rules.validate(ctx, [change])  # before the transaction: a slow check holds no connection
+        change.raise_if_rejected()
+        values = dict(change.values)
+        for attempt in range(1, _MAX_WRITE_ATTEMPTS + 1):
+            change.values, change.current, change.row = dict(values), None, None
+            committed = False
+            try:
+                async with transaction(db) as tx:
+                    if row_id is not None:
+                        change.current = await self._locked(tx, org_id, row_id, if_match)
+                    await rules.before_write(tx, ctx, [change])
+                    change.raise_if_rejected()
+                    change.row = await self._store_write(tx, org_id, row_id, change)
+                    if change.row is None:
+                        if not self.store.locks_rows and attempt < _MAX_WRITE_ATTEMPTS:
+                            continue  # leaves the block uncommitted: rolled back, then read again
+                        raise Conflict(f"{self.resource.singular} {row_id} changed while it was being written; retry")
+                    await rules.after_write(tx, ctx, [change])
+                    await audit_store.record(tx, audit, change.row["id"])
+                    await tx.commit()
+                    committed = True
+            except BaseException:
+                if change.row is not None and not committed:
+                    await self.store.undo(org_id, change)
+                raise
+            if change.row is not None:
+                return change.row
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _store_write(self, tx: Tx, org_id: str, row_id: str | None, change: Change) -> Row | None:
+        current = change.current
+        if change.action is Action.CREATE:
+            return await self.store.insert(tx, org_id, change.values)
+        assert row_id is not None
+        assert current is not None
+        if change.action is Action.UPDATE:
+            return await self.store.update(tx, org_id, row_id, change.values, current["version"])
+        return await self.store.delete(tx, org_id, row_id, current["version"])
 
     @traced
     async def get(self, db: Database, cache: VersionedCache | None, principal: Principal, row_id: str) -> BaseModel:
         async def load() -> Row | None:
-            async with transaction(db) as tx:
+            async with self._reading(db) as tx:
                 return await self.store.get(tx, principal.org_id, row_id)
 
         model = await self._read_through(cache, self._key(principal.org_id, "id", row_id), load)
@@ -137,7 +199,7 @@ class CrudWorkflows:
         self, db: Database, cache: VersionedCache | None, principal: Principal, field: str, value: str
     ) -> BaseModel:
         async def load() -> Row | None:
-            async with transaction(db) as tx:
+            async with self._reading(db) as tx:
                 return await self.store.get_by(tx, principal.org_id, field, value)
 
         model = await self._read_through(cache, self._key(principal.org_id, field, value), load)
@@ -149,7 +211,7 @@ class CrudWorkflows:
     async def list(
         self, db: Database, principal: Principal, query: ListQuery, extra: list[Condition] | None = None
     ) -> Page[Row]:
-        async with transaction(db) as tx:
+        async with self._reading(db) as tx:
             return await self.store.list(tx, principal.org_id, query, extra)
 
     @traced
@@ -163,22 +225,10 @@ class CrudWorkflows:
         body: BaseModel,
         if_match: int | None,
     ) -> Row:
-        rules, ctx = self.resource.rules, RuleContext(principal)
         change = Change(Action.UPDATE, self.resource.to_row(body))
-        await rules.validate(ctx, [change])
-        change.raise_if_rejected()
-        async with transaction(db) as tx:
-            change.current = current = await self._locked(tx, principal.org_id, row_id, if_match)
-            await rules.before_write(tx, ctx, [change])
-            change.raise_if_rejected()
-            row = await self.store.update(tx, principal.org_id, row_id, change.values, current["version"])
-            if row is None:  # cannot happen while the row is locked; kept as a guard
-                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being updated; retry")
-            change.row = row
-            await rules.after_write(tx, ctx, [change])
-            await audit_store.record(tx, audit, row_id)
-            await tx.commit()
-        await self._invalidate(cache, principal.org_id, [current, row], row["version"])
+        row = await self._write(db, principal, audit, change, row_id, if_match)
+        assert change.current is not None
+        await self._invalidate(cache, principal.org_id, [change.current, row], row["version"])
         return row
 
     @traced
@@ -191,22 +241,10 @@ class CrudWorkflows:
         row_id: str,
         if_match: int | None,
     ) -> None:
-        rules, ctx = self.resource.rules, RuleContext(principal)
         change = Change(Action.DELETE)
-        await rules.validate(ctx, [change])
-        change.raise_if_rejected()
-        async with transaction(db) as tx:
-            change.current = current = await self._locked(tx, principal.org_id, row_id, if_match)
-            await rules.before_write(tx, ctx, [change])
-            change.raise_if_rejected()
-            removed = await self.store.delete(tx, principal.org_id, row_id, current["version"])
-            if removed is None:
-                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being deleted; retry")
-            change.row = removed
-            await rules.after_write(tx, ctx, [change])
-            await audit_store.record(tx, audit, row_id)
-            await tx.commit()
-        await self._invalidate(cache, principal.org_id, [current], current["version"] + 1)
+        await self._write(db, principal, audit, change, row_id, if_match)
+        assert change.current is not None
+        await self._invalidate(cache, principal.org_id, [change.current], change.current["version"] + 1)
 
     async def _locked(self, tx: Tx, org_id: str, row_id: str, if_match: int | None) -> Row:
         """The row, locked until the transaction ends (rules see the state they change), at `if_match`."""
