@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import backlog, lambda_cold_start, one_checkout, report, reporting_rebuild, seed
+from bench import backlog, catalog_stores, lambda_cold_start, one_checkout, report, reporting_rebuild, seed
 from bench.common import (
     ROOT,
     Process,
@@ -632,6 +632,15 @@ async def main(plan: Plan) -> dict[str, Any]:
     except Exception as error:
         reporting = {"error": f"{type(error).__name__}: {error}"}
 
+    log("catalog on each store: product GET uncached and cached, filtered list (PostgreSQL, MongoDB)")
+    try:
+        stores = await catalog_stores.measure(
+            server, work, quick=plan.quick, duration=plan.duration, warmup=plan.warmup, tool=plan.tool
+        )
+    except Exception as error:
+        stores = {"error": f"{type(error).__name__}: {error}"}
+    log("\n" + catalog_stores.table(stores) if "error" not in stores else f"catalog stores: {stores['error']}")
+
     result.update(
         {
             "finished_at": datetime.now(UTC).isoformat(),
@@ -661,6 +670,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             "reporting_rebuild": reporting,
             "list_orders_growth": growth,
             "catalog_import": catalog_import,
+            "catalog_stores": stores,
             "profile_checkout": profile,
             "profile_get_product": profile_get,
         }
@@ -681,6 +691,8 @@ async def main(plan: Plan) -> dict[str, Any]:
         reporting_rebuild.write_docs(reporting, result["finished_at"], os.getloadavg(), pg_version)
         log("docs/performance.md updated")
     print(report.table(result))
+    if "error" not in stores:
+        print(catalog_stores.table(stores))
     return result
 
 

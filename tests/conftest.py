@@ -20,6 +20,7 @@ import structlog
 from emporium.bootstrap.app import create_app
 from emporium.bootstrap.runtime import Runtime, open_runtime
 from emporium.config import Config
+from emporium.modules.catalog.resources import POSTGRES_CATALOG, Catalog, init_mongo_indexes, open_catalog
 from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
 from emporium.platform.db.embedded import start_embedded_postgres
 from emporium.platform.db.engine import Database
@@ -29,6 +30,7 @@ from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
 from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, METRICS_TOKEN, Tenant, make_tenant
+from tests.support.mongo_server import MongoServer
 from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 from tests.support.postgres_server import pg_ctl
 
@@ -178,3 +180,59 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await asyncio.wait_for(conn.close(), 5)
+
+
+# --- the catalog on MongoDB (decision 026): the catalog's tests run once per store ------------------
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """SecantusDB (a MongoDB-wire server, a dev dependency), started for the session; never skipped."""
+    server = MongoServer(tmp_path_factory.mktemp("secantus") / "secantus.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def mongo_catalog_url(mongo_server: MongoServer) -> str:
+    """A database of its own on the server, with the indexes `emporium catalog mongo-init` creates."""
+    url = f"{mongo_server.url}/catalog_{secrets.token_hex(4)}"
+    await init_mongo_indexes(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def mongo_catalog(mongo_catalog_url: str) -> AsyncIterator[Catalog]:
+    async with open_catalog(mongo_catalog_url) as catalog:
+        yield catalog
+
+
+@pytest.fixture(scope="session", params=["postgres", "mongodb"])
+def catalog_store(request: pytest.FixtureRequest) -> str:
+    """Which store the catalog's tests run on: a test that asks for it (or for `catalog`) runs on both."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def catalog(catalog_store: str, mongo_catalog: Catalog) -> Catalog:
+    return mongo_catalog if catalog_store == "mongodb" else POSTGRES_CATALOG
+
+
+@pytest.fixture(scope="session")
+async def mongo_app_client(
+    config: Config, database_url: str, mongo_catalog_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its catalog on MongoDB (CATALOG_DATABASE_URL), on the session's PostgreSQL for the rest."""
+    mongo_config = replace(config, catalog_database_url=mongo_catalog_url)
+    app = create_app(lambda: open_runtime(replace(mongo_config), database_url), mongo_config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emporium.test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def mongo_tenant(db: Database) -> Tenant:
+    """Org M: the org the MongoDB runs of the catalog's tests use (its SKUs never meet org A's)."""
+    return await make_tenant(db, "Shop M")

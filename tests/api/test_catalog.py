@@ -1,4 +1,7 @@
-"""Catalog through the API: the CRUD engine's behaviour on products and categories, inventory, bulk."""
+"""Catalog through the API: the CRUD engine's behaviour on products and categories, inventory, bulk.
+
+Every test runs twice: with the catalog in PostgreSQL and in MongoDB (decision 026).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,25 @@ import httpx
 import pytest
 
 from emporium.bootstrap.app import create_app
+from emporium.modules.catalog.resources import Catalog
 from emporium.platform.db.engine import Database
 from emporium.platform.pagination import encode_cursor
 from tests.support.catalog import make_category, make_product, new_sku
 from tests.support.identity import Tenant, bearer, make_tenant
 from tests.support.problems import assert_problem
+
+
+@pytest.fixture(scope="session")
+def app_client(
+    catalog_store: str, app_client: httpx.AsyncClient, mongo_app_client: httpx.AsyncClient
+) -> httpx.AsyncClient:
+    """The app with its catalog on the store this run tests."""
+    return mongo_app_client if catalog_store == "mongodb" else app_client
+
+
+@pytest.fixture(scope="session")
+def tenant(catalog_store: str, tenant: Tenant, mongo_tenant: Tenant) -> Tenant:
+    return mongo_tenant if catalog_store == "mongodb" else tenant
 
 
 def _product(sku: str | None = None, amount: int = 1999, **extra: object) -> dict[str, object]:
@@ -146,9 +163,11 @@ async def test_openapi_documents_typed_filters() -> None:
     assert params["sku[prefix]"]["example"] == "TSHIRT-RED-M"
 
 
-async def test_inventory_adjustments_and_ledger(app_client: httpx.AsyncClient, db: Database, tenant: Tenant) -> None:
+async def test_inventory_adjustments_and_ledger(
+    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, catalog: Catalog
+) -> None:
     owner = bearer(tenant.owner_key)
-    product = await make_product(db, tenant)
+    product = await make_product(db, tenant, catalog=catalog)
     url = f"/v1/products/{product['id']}/inventory"
     restock = await app_client.post(
         url + "/adjustments", headers=owner, json={"kind": "restock", "quantity": 10, "reason": "PO-1"}
@@ -180,11 +199,11 @@ async def test_inventory_adjustments_and_ledger(app_client: httpx.AsyncClient, d
 
 
 async def test_categories_reject_unknown_parents_cycles_and_deleting_used_ones(
-    app_client: httpx.AsyncClient, db: Database, tenant: Tenant
+    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, catalog: Catalog
 ) -> None:
     owner = bearer(tenant.owner_key)
-    root = await make_category(db, tenant, "Clothes")
-    child = await make_category(db, tenant, "Shirts", root)
+    root = await make_category(db, tenant, "Clothes", catalog=catalog)
+    child = await make_category(db, tenant, "Shirts", root, catalog=catalog)
     cycle = await app_client.patch(f"/v1/categories/{root}", headers=owner, json={"parent_id": child})
     assert_problem(cycle, 422, "validation_failed")
     unknown = await app_client.post("/v1/categories", headers=owner, json={"name": "X", "parent_id": "cat_nope"})
@@ -236,9 +255,9 @@ async def test_named_query(app_client: httpx.AsyncClient, db: Database) -> None:
 
 
 async def test_another_org_cannot_touch_products(
-    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, other_tenant: Tenant
+    app_client: httpx.AsyncClient, db: Database, tenant: Tenant, other_tenant: Tenant, catalog: Catalog
 ) -> None:
-    product = await make_product(db, tenant)
+    product = await make_product(db, tenant, catalog=catalog)
     other = bearer(other_tenant.owner_key)
     assert_problem(await app_client.get(f"/v1/products/{product['id']}", headers=other), 404, "not_found")
     assert_problem(
@@ -246,3 +265,16 @@ async def test_another_org_cannot_touch_products(
     )
     listed = (await app_client.get("/v1/products", headers=other, params={"sku": str(product["sku"])})).json()
     assert listed["items"] == []
+
+
+async def test_every_product_write_is_audited_with_its_outcome(app_client: httpx.AsyncClient, db: Database) -> None:
+    shop = await make_tenant(db, "Audited")
+    owner = bearer(shop.owner_key)
+    created = (await app_client.post("/v1/products", headers=owner, json=_product())).json()
+    path = f"/v1/products/{created['id']}"
+    assert (await app_client.patch(path, headers=owner, json={"name": "Renamed"})).status_code == 200
+    assert (await app_client.patch(path, headers={**owner, "If-Match": '"1"'}, json={"name": "x"})).status_code == 412
+    assert (await app_client.delete(path, headers=owner)).status_code == 204
+    log = (await app_client.get("/v1/audit-log", headers=owner, params={"target": created["id"]})).json()
+    assert sorted(e["status"] for e in log["items"]) == [200, 201, 204, 412]  # a refused write is audited too
+    assert (await app_client.get(path, headers=owner)).status_code == 404  # soft-deleted: gone from the API

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text
 from emporium.modules.catalog.permissions import Perm
 from emporium.platform.cache import Entry, MemoryCache, SingleFlight
 from emporium.platform.crud.filters import parse_list_query
-from emporium.platform.crud.resource import Filter, Op, Permissions, Resource, crud_indexes
+from emporium.platform.crud.resource import Filter, Op, Permissions, Resource, StoredAs, crud_indexes
 from emporium.platform.errors import ValidationFailed
 from tests.support.clock import FakeClock
 
@@ -93,22 +93,23 @@ async def test_single_flight_shares_failures_and_forget_starts_a_new_load() -> N
 
 class _Schema(BaseModel):
     name: str
+    size: int
+    created_at: int
+    shape: dict[str, int]
 
 
-def _resource(table: Table, filters: dict[str, Filter]) -> Resource:
+def _resource(table: Table, filters: list[Filter]) -> Resource:
     return Resource(
         name="widgets",
         path="/v1/widgets",
         id_prefix="wid",
         table=table,
-        read_schema=_Schema,
+        model=_Schema,
         create_schema=_Schema,
         update_schema=_Schema,
-        permissions=Permissions(Perm.CATALOG_READ, Perm.CATALOG_WRITE, Perm.CATALOG_WRITE, Perm.CATALOG_WRITE),
-        to_row=lambda m: m.model_dump(),
-        from_row=lambda r: _Schema(name=r["name"]),
+        permissions=Permissions.read_write(Perm.CATALOG_READ, Perm.CATALOG_WRITE),
         filters=filters,
-        sortable={"created_at": "created_at"},
+        sorts=["created_at"],
     )
 
 
@@ -121,15 +122,15 @@ def _table(*indexes: object) -> Table:
 
 def test_a_filter_without_an_index_is_refused_at_declaration() -> None:
     with pytest.raises(ValueError, match="has no \\(org_id, size\\) index"):
-        _resource(_table(*crud_indexes("widget", ["created_at"])), {"size": Filter("size", int)})
+        _resource(_table(*crud_indexes("widget", ["created_at"])), [Filter.on("size")])
     with pytest.raises(ValueError, match="text_pattern_ops"):
         _resource(
             _table(*crud_indexes("widget", ["created_at", "name"])),
-            {"name": Filter("name", str, frozenset({Op.PREFIX}))},
+            [Filter.on("name", Op.PREFIX)],
         )
     ok = _resource(
         _table(*crud_indexes("widget", ["created_at", "size"], prefix_columns=["name"])),
-        {"size": Filter("size", int, frozenset({Op.GTE})), "name": Filter("name", str, frozenset({Op.PREFIX}))},
+        [Filter.on("size", Op.GTE), Filter.on("name", Op.PREFIX)],
     )
     query = parse_list_query(ok, [("size[gte]", "3"), ("name[prefix]", "a_b"), ("sort", "-created_at")])
     assert [(c.column, c.op, c.value) for c in query.conditions] == [("size", Op.GTE, 3), ("name", Op.PREFIX, "a_b")]
@@ -138,7 +139,57 @@ def test_a_filter_without_an_index_is_refused_at_declaration() -> None:
 
 def test_repeated_parameters_are_refused() -> None:
     table = _table(*crud_indexes("widget", ["created_at", "size"]))
-    resource = _resource(table, {"size": Filter("size", int)})
+    resource = _resource(table, [Filter.on("size")])
     with pytest.raises(ValidationFailed) as caught:
         parse_list_query(resource, [("size", "1"), ("size", "2")])
     assert caught.value.errors[0].rule == "duplicate"
+
+
+def test_filters_and_sorts_take_their_type_and_column_from_the_model() -> None:
+    table = _table(*crud_indexes("widget", ["created_at", "size"]))
+    resource = _resource(table, [Filter.on("size", Op.GT)])
+    assert resource.filter_specs["size"].type is int
+    with pytest.raises(ValidationFailed):
+        parse_list_query(resource, [("size[gt]", "big")])
+    with pytest.raises(ValueError, match="not an int, str or bool field"):
+        _resource(table, [Filter.on("shape")])
+    with pytest.raises(ValueError, match="not an int, str or bool field"):
+        _resource(table, [Filter.on("colour")])
+
+
+def test_a_field_stored_in_other_columns_maps_both_ways_and_filters_on_its_first_column() -> None:
+    class Priced(BaseModel):
+        name: str
+        price: dict[str, int]
+        created_at: int
+
+    table = Table(
+        "priced", MetaData(), Column("id", Text), Column("org_id", Text), Column("name", Text),
+        Column("cents", Integer), Column("units", Integer), Column("created_at", Integer),
+        *crud_indexes("priced", ["created_at", "cents"]),
+    )  # fmt: skip
+    price = StoredAs(
+        ("cents", "units"),
+        int,
+        dump=lambda v: {"cents": v["cents"], "units": v["units"]},
+        load=lambda row: {"cents": row["cents"], "units": row["units"]},
+    )
+    resource = Resource(
+        name="priced",
+        path="/v1/priced",
+        id_prefix="pri",
+        table=table,
+        model=Priced,
+        create_schema=Priced,
+        update_schema=Priced,
+        permissions=Permissions.read_write(Perm.CATALOG_READ, Perm.CATALOG_WRITE),
+        stored_as={"price": price},
+        filters=[Filter.on("price", Op.LT)],
+        sorts=["created_at", "price"],
+    )
+    assert resource.sortable == {"created_at": "created_at", "price": "cents"}
+    assert resource.filter_specs["price"].column == "cents"
+    body = Priced(name="a", price={"cents": 5, "units": 2}, created_at=1)
+    row = resource.to_row(body)
+    assert row == {"name": "a", "cents": 5, "units": 2, "created_at": 1}
+    assert resource.from_row({**row, "id": "x", "org_id": "o"}) == body

@@ -18,6 +18,7 @@ from emporium.bootstrap.authorization import role_permissions
 from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
+from emporium.modules.catalog.resources import Catalog, open_catalog
 from emporium.modules.documents import providers as documents
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
@@ -62,6 +63,7 @@ class Runtime:
     webhook_worker: WebhookDeliveryWorker | None
     module_settings: ModuleSettings  # what the manifests declare, read from `config` once
     documents: documents.Documents
+    catalog: Catalog  # products and categories on the store CATALOG_DATABASE_URL chose (decision 026)
 
 
 def backlog_settings_for(config: Config) -> BacklogSettings:
@@ -249,6 +251,7 @@ async def open_runtime(
         if config.trace_sql:
             instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
+        catalog = await stack.enter_async_context(open_catalog(config.catalog_database_url))
         principals = PrincipalCache()
         # One Redis client for the cache, the rate limiter and the cron claims (closed last of the three).
         redis_client = (
@@ -300,4 +303,5 @@ async def open_runtime(
             webhook_worker=webhook_worker,
             module_settings=INSTALLED.settings(config),
             documents=document_store,
+            catalog=catalog,
         )

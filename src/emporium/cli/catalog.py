@@ -28,6 +28,7 @@ def catalog_import(
 
     from emporium.bootstrap.server import migrate as run_migrate
     from emporium.cli.catalog_import import ImportSummary, import_file, import_principal
+    from emporium.modules.catalog.resources import open_catalog
     from emporium.modules.identity.workflows import get_org
     from emporium.platform.db.engine import Database
     from emporium.platform.errors import NotFound
@@ -55,14 +56,16 @@ def catalog_import(
                 console=console,
             ) as progress:
                 task = progress.add_task("import", total=total_lines)
-                summary = await import_file(
-                    db,
-                    None,
-                    principal,
-                    file,
-                    fmt,  # type: ignore[arg-type]
-                    on_batch=lambda n: progress.advance(task, n),
-                )
+                async with open_catalog(config_of(ctx).catalog_database_url) as catalog:
+                    summary = await import_file(
+                        db,
+                        None,
+                        principal,
+                        file,
+                        fmt,  # type: ignore[arg-type]
+                        on_batch=lambda n: progress.advance(task, n),
+                        catalog=catalog,
+                    )
             return summary, time.perf_counter() - started
         finally:
             await db.dispose()
@@ -80,3 +83,16 @@ def catalog_import(
         console.print(f"  ... and {summary.failed - show_failures} more")
     if summary.failed:
         raise typer.Exit(1)
+
+
+@catalog_app.command("mongo-init")
+def catalog_mongo_init(ctx: typer.Context) -> None:
+    """Create the indexes the catalog's MongoDB needs (CATALOG_DATABASE_URL): one behind every filter and sort."""
+    from emporium.modules.catalog.resources import init_mongo_indexes
+
+    url = config_of(ctx).catalog_database_url
+    if not url:
+        raise typer.BadParameter("set CATALOG_DATABASE_URL to a mongodb:// URL", param_hint="CATALOG_DATABASE_URL")
+    for name in asyncio.run(init_mongo_indexes(url)):
+        console.print(f"index {name}")
+    console.print("[green]the catalog's MongoDB indexes are in place[/green]")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emporium.modules.catalog import workflows
-from emporium.modules.catalog.resources import product_row
+from emporium.modules.catalog.resources import POSTGRES_CATALOG, Catalog, product_resource
 from emporium.modules.catalog.schemas import MAX_BULK_ITEMS, parse_bulk_items
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import ActorType, Principal
@@ -94,6 +94,7 @@ async def import_file(
     *,
     batch_size: int = MAX_BULK_ITEMS,
     on_batch: Any = None,
+    catalog: Catalog = POSTGRES_CATALOG,
 ) -> ImportSummary:
     summary = ImportSummary()
     audit = AuditContext.of(principal, "catalog_import", None, 200)
@@ -105,8 +106,8 @@ async def import_file(
         for result in failed:
             reason = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
             summary.failures.append((lines[parsed[result.index][0]], reason))
-        items = [workflows.BulkItem(parsed[index][0], product_row(model)) for index, model in valid]
-        for outcome in await workflows.bulk_upsert_products(db, cache, principal, audit, items):
+        items = [workflows.BulkItem(parsed[index][0], product_resource.to_row(model)) for index, model in valid]
+        for outcome in await workflows.bulk_upsert_products(db, catalog.store, cache, principal, audit, items):
             if outcome.status == "created":
                 summary.created += 1
             elif outcome.status == "updated":

@@ -86,6 +86,16 @@ def redis_url() -> tuple[str, Callable[[str], str]]:
     return "a redis://host:port/db URL", parse
 
 
+def mongodb_url() -> tuple[str, Callable[[str], str]]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw.strip())
+        if parts.scheme not in {"mongodb", "mongodb+srv"} or not parts.netloc:
+            raise ValueError(raw)
+        return raw.strip()
+
+    return "a mongodb://host:port/database URL", parse
+
+
 def host() -> tuple[str, Callable[[str], str]]:
     def parse(raw: str) -> str:
         value = raw.strip()

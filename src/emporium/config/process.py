@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from emporium.config.forms import boolean, choice, host, integer, path, postgres_url, redis_url, seconds, sql_url
+from emporium.config.forms import (
+    boolean,
+    choice,
+    host,
+    integer,
+    mongodb_url,
+    path,
+    postgres_url,
+    redis_url,
+    seconds,
+    sql_url,
+)
 from emporium.config.setting import Setting, setting
 
 SETTINGS: tuple[Setting, ...] = (
@@ -68,6 +79,14 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "On an empty database, create a demo org and print its API key (development only; `make run` sets it).",
         boolean(),
+    ),
+    setting(
+        "CATALOG_DATABASE_URL",
+        "catalog_database_url",
+        "",
+        "MongoDB for the catalog's products and categories (`mongodb://host:port/db`; decision 026). "
+        "Empty: they stay in PostgreSQL. Stock stays in PostgreSQL either way.",
+        mongodb_url(),
     ),
     setting(
         "REDIS_URL",

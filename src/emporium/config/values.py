@@ -35,6 +35,7 @@ class Config:
     log_format: LogFormat = "auto"
     demo_bootstrap: bool = False
     redis_url: str | None = None
+    catalog_database_url: str | None = None
     cron_enabled: bool = True
     max_body_bytes: int = 1_048_576
     request_timeout: float = 30.0

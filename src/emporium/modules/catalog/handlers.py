@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from emporium.modules.catalog import workflows
 from emporium.modules.catalog.domain import Inventory, StockAdjustment
 from emporium.modules.catalog.permissions import Perm
-from emporium.modules.catalog.resources import category_crud, category_resource, product_crud, product_resource
+from emporium.modules.catalog.resources import Catalog, category_resource, product_resource
 from emporium.modules.catalog.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -22,6 +22,7 @@ from emporium.modules.catalog.schemas import (
 )
 from emporium.platform.auth.gate import GatedRoute, auth_gate
 from emporium.platform.crud.handlers import crud_router
+from emporium.platform.errors import Unavailable
 from emporium.platform.http.context import audit_context
 from emporium.platform.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from emporium.platform.http.idempotency import idempotent
@@ -31,6 +32,14 @@ from emporium.platform.http.state import cache_of, database_of
 from emporium.platform.pagination import DEFAULT_LIMIT
 
 router = APIRouter(route_class=GatedRoute)
+
+
+def catalog_of(request: Request) -> Catalog:
+    """The running app's catalog (on the store CATALOG_DATABASE_URL chose)."""
+    catalog = getattr(getattr(request.app.state, "runtime", None), "catalog", None)
+    if not isinstance(catalog, Catalog):
+        raise Unavailable("the service is starting or stopping")
+    return catalog
 
 
 def _inventory_out(inventory: Inventory) -> InventoryOut:
@@ -61,9 +70,14 @@ def _adjustment_out(a: StockAdjustment) -> AdjustmentOut:
 async def bulk_upsert_products(request: Request, body: BulkIn) -> BulkOut:
     principal = auth_gate(request, Perm.CATALOG_WRITE)
     valid, failed = parse_bulk_items(body.items)
-    items = [workflows.BulkItem(index, product_crud.resource.to_row(model)) for index, model in valid]
+    items = [workflows.BulkItem(index, product_resource.to_row(model)) for index, model in valid]
     outcomes = await workflows.bulk_upsert_products(
-        database_of(request), cache_of(request), principal, audit_context(request, principal), items
+        database_of(request),
+        catalog_of(request).store,
+        cache_of(request),
+        principal,
+        audit_context(request, principal),
+        items,
     )
     results = failed + [
         BulkItemResult(
@@ -139,5 +153,5 @@ async def list_adjustments(
 
 
 # The bulk route is declared first so `/v1/products:bulk` is not taken for a named query.
-router.include_router(crud_router(product_resource, product_crud))
-router.include_router(crud_router(category_resource, category_crud))
+router.include_router(crud_router(product_resource, lambda request: catalog_of(request).products))
+router.include_router(crud_router(category_resource, lambda request: catalog_of(request).categories))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from emporium.modules.catalog.domain import AdjustmentKind, Inventory, StockAdjustment, StockBelowReserved, StockLine
 from emporium.modules.catalog.tables import category, inventory, product, stock_adjustment
+from emporium.platform.crud.services import AlreadyExists
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
@@ -306,7 +307,9 @@ class UpsertResult:
 
 @traced
 async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -> list[UpsertResult]:
-    """Create or update live products by SKU in one statement; rows must have distinct SKUs."""
+    """Create or update live products by SKU in one statement; rows must have distinct SKUs.
+
+    The products' rules (`after_write`) create the inventory rows of the created ones."""
     if not rows:
         return []
     values = [{"id": new_id("prd"), "org_id": org_id, **row} for row in rows]
@@ -327,9 +330,7 @@ async def upsert_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -
             "updated_at": func.now(),
         },
     ).returning(product.c.id, product.c.sku, product.c.version, (literal_column("xmax") == 0).label("created"))
-    result = [UpsertResult(r.id, r.sku, bool(r.created), r.version) for r in await tx.execute(statement)]
-    await create_inventory(tx, org_id, [r.id for r in result if r.created])
-    return result
+    return [UpsertResult(r.id, r.sku, bool(r.created), r.version) for r in await tx.execute(statement)]
 
 
 @traced
@@ -338,3 +339,26 @@ async def existing_categories(tx: Tx, org_id: str, ids: Sequence[str]) -> set[st
         return set()
     query = select(category.c.id).where(and_(category.c.org_id == org_id, category.c.id.in_(list(ids))))
     return {row.id for row in await tx.execute(query)}
+
+
+# --- the sale copy of products kept in MongoDB (decision 026) ---------------------------------------
+
+_SALE_COLUMNS = ("id", "org_id", "sku", "name", "price_amount", "price_currency", "active", "version")
+_SALE_TIMES = ("created_at", "updated_at", "deleted_at")
+
+
+@traced
+async def mirror_products(tx: Tx, org_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Write what checkout reads of products kept in MongoDB (SKU, name, price, active, deleted) to
+    `catalog.product`, in the writer's transaction: stock reservation stays one PostgreSQL statement."""
+    if not rows:
+        return
+    values = [{c: row[c] for c in (*_SALE_COLUMNS, *_SALE_TIMES)} | {"org_id": org_id} for row in rows]
+    upsert = pg_insert(product).values(values)
+    changed = {c: upsert.excluded[c] for c in (*_SALE_COLUMNS[2:], "updated_at", "deleted_at")}
+    try:
+        await tx.execute(upsert.on_conflict_do_update(index_elements=["id"], set_=changed))
+    except IntegrityError as error:  # a live SKU the copy already has (e.g. a product written before the switch)
+        raise AlreadyExists(
+            "product conflicts with an existing one (uq_product_org_sku_live)", constraint="uq_product_org_sku_live"
+        ) from error

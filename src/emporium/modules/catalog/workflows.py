@@ -1,4 +1,4 @@
-"""Catalog workflows beyond the generic CRUD routes: stock adjustments and bulk upserts."""
+"""Catalog workflows beyond the generic CRUD routes: stock, the rules of products and categories, bulk upserts."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from typing import Any
 
 from emporium.modules.catalog import services as store
 from emporium.modules.catalog.domain import AdjustmentKind, Inventory, StockAdjustment, check_adjustment
+from emporium.modules.catalog.stores import CatalogStore
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
 from emporium.platform.cache import VersionedCache
 from emporium.platform.crud.resource import CachePolicy
+from emporium.platform.crud.rules import Action, Change, RuleContext, Rules, accepted
 from emporium.platform.crud.workflows import invalidate_cached
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
-from emporium.platform.errors import FieldError, NotFound
+from emporium.platform.db.tx import Tx
+from emporium.platform.errors import Conflict, FieldError, NotFound
 from emporium.platform.pagination import Page
 from emporium.platform.telemetry.tracing import traced
 
@@ -66,6 +69,60 @@ async def list_adjustments(
         return await store.list_adjustments(tx, principal.org_id, product_id, cursor, limit)
 
 
+# --- the rules of products and categories (called by the CRUD engine's workflows and by the bulk upsert) ---
+
+
+def _catalog(ctx: RuleContext) -> CatalogStore:
+    """The catalog store the workflows were built with (`CrudWorkflows(..., port=store)`)."""
+    port: CatalogStore = ctx.port
+    return port
+
+
+async def _reject_unknown_categories(tx: Tx, ctx: RuleContext, changes: Sequence[Change], column: str) -> None:
+    """One query for the whole batch: each change naming a category that does not exist is rejected."""
+    named = {c.values[column] for c in changes if c.values.get(column)}
+    known = await _catalog(ctx).existing_categories(tx, ctx.org_id, sorted(named))
+    for change in changes:
+        category_id = change.values.get(column)
+        if category_id and category_id not in known:
+            change.reject(column, "exists", f"no category {category_id}")
+
+
+class ProductRules(Rules):
+    async def before_write(self, tx: Tx, ctx: RuleContext, changes: Sequence[Change]) -> None:
+        await _reject_unknown_categories(tx, ctx, changes, "category_id")
+        for change in changes:
+            current = change.current
+            if (
+                change.action is Action.DELETE
+                and current is not None
+                and await store.reserved_quantity(tx, ctx.org_id, current["id"]) > 0
+            ):
+                sku = current["sku"]
+                raise Conflict(f"product {sku} has units reserved by open checkouts; deactivate it instead")
+
+    async def after_write(self, tx: Tx, ctx: RuleContext, changes: Sequence[Change]) -> None:
+        """A new product gets its inventory row (stock 0) in the same transaction."""
+        await store.create_inventory(tx, ctx.org_id, [c.row["id"] for c in changes if c.created and c.row])
+
+
+class CategoryRules(Rules):
+    async def before_write(self, tx: Tx, ctx: RuleContext, changes: Sequence[Change]) -> None:
+        await _reject_unknown_categories(tx, ctx, changes, "parent_id")
+        for change in accepted(changes):
+            parent, current = change.values.get("parent_id"), change.current
+            if (
+                current is not None
+                and parent is not None
+                and await _catalog(ctx).would_create_cycle(tx, ctx.org_id, current["id"], parent)
+            ):
+                change.reject("parent_id", "no_cycle", "a category cannot sit under itself or a descendant")
+
+
+PRODUCT_RULES = ProductRules()
+CATEGORY_RULES = CategoryRules()
+
+
 @dataclass(frozen=True, slots=True)
 class BulkItem:
     index: int
@@ -83,56 +140,47 @@ class BulkOutcome:
 
 @traced
 async def bulk_upsert_products(
-    db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, items: Sequence[BulkItem]
+    db: Database,
+    catalog: CatalogStore,
+    cache: VersionedCache | None,
+    principal: Principal,
+    audit: AuditContext,
+    items: Sequence[BulkItem],
 ) -> list[BulkOutcome]:
-    """Create or update products by SKU in one transaction; every item gets its own result.
+    """Create or update products by SKU in one transaction, through the products' rules; each item gets a result.
 
-    Items that fail a rule (unknown category, a SKU repeated within the call)
-    are reported and skipped; the rest are written together.
+    Items that a rule rejects (an unknown category) or that repeat a SKU of the
+    same call are reported and skipped; the rest are written together.
     """
-    outcomes: list[BulkOutcome] = []
-    accepted: list[BulkItem] = []
+    ctx = RuleContext(principal, catalog)
+    changes: list[Change] = []
     seen: set[str] = set()
     for item in items:
-        sku = item.row["sku"]
-        if sku in seen:
-            outcomes.append(BulkOutcome(item.index, "failed", sku=sku, errors=(_error("sku", "unique_in_batch", sku),)))
-        else:
-            seen.add(sku)
-            accepted.append(item)
+        change = Change(Action.UPSERT, item.row)
+        if item.row["sku"] in seen:
+            change.reject("sku", "unique_in_batch", f"SKU {item.row['sku']} appears earlier in this batch")
+        seen.add(item.row["sku"])
+        changes.append(change)
+    await PRODUCT_RULES.validate(ctx, accepted(changes))
     async with transaction(db) as tx:
-        categories = {i.row["category_id"] for i in accepted if i.row.get("category_id")}
-        known = await store.existing_categories(tx, principal.org_id, sorted(categories))
-        writable = []
-        for item in accepted:
-            category_id = item.row.get("category_id")
-            if category_id and category_id not in known:
-                outcomes.append(
-                    BulkOutcome(
-                        item.index,
-                        "failed",
-                        sku=item.row["sku"],
-                        errors=(_error("category_id", "exists", category_id),),
-                    )
-                )
-            else:
-                writable.append(item)
-        results = await store.upsert_products(tx, principal.org_id, [i.row for i in writable])
+        await PRODUCT_RULES.before_write(tx, ctx, accepted(changes))
+        writable = accepted(changes)
+        results = await catalog.upsert_products(tx, principal.org_id, [c.values for c in writable])
+        by_sku = {r.sku: r for r in results}
+        for change in writable:
+            written = by_sku[change.values["sku"]]
+            change.action = Action.CREATE if written.created else Action.UPDATE
+            change.row = {"id": written.id, "sku": written.sku, "version": written.version}
+        await PRODUCT_RULES.after_write(tx, ctx, writable)
         await audit_store.record(tx, audit, None)
         await tx.commit()
-    by_sku = {r.sku: r for r in results}
-    for item in writable:
-        result = by_sku[item.row["sku"]]
-        outcomes.append(BulkOutcome(item.index, "created" if result.created else "updated", result.id, result.sku))
     if cache is not None:
-        rows = [{"id": r.id, "sku": r.sku, "version": r.version} for r in results]
-        await invalidate_cached(cache, PRODUCTS, PRODUCTS_CACHE, principal.org_id, rows)
-    return sorted(outcomes, key=lambda o: o.index)
+        await invalidate_cached(cache, PRODUCTS, PRODUCTS_CACHE, principal.org_id, [c.row for c in writable if c.row])
+    return [_outcome(item.index, change) for item, change in zip(items, changes, strict=True)]
 
 
-def _error(field_name: str, rule: str, value: str) -> FieldError:
-    messages = {
-        "unique_in_batch": f"SKU {value} appears earlier in this batch",
-        "exists": f"no category {value}",
-    }
-    return FieldError(field_name, rule, messages[rule])
+def _outcome(index: int, change: Change) -> BulkOutcome:
+    sku = change.values["sku"]
+    if change.errors or change.row is None:
+        return BulkOutcome(index, "failed", sku=sku, errors=tuple(change.errors))
+    return BulkOutcome(index, "created" if change.created else "updated", change.row["id"], sku)

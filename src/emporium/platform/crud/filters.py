@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, tuple_
 
-from emporium.platform.crud.resource import Filter, Op, Resource
+from emporium.platform.crud.resource import Condition, FilterSpec, Op, Resource
 from emporium.platform.errors import FieldError, ValidationFailed
 from emporium.platform.input_rules import INT64_MAX, INT64_MIN
 from emporium.platform.pagination import (
@@ -36,14 +36,6 @@ _IN_PATTERN = f"^,*[^,\\u0000]{{1,{MAX_TEXT_FILTER}}}(,+[^,\\u0000]{{1,{MAX_TEXT
 
 
 @dataclass(frozen=True, slots=True)
-class Condition:
-    param: str
-    column: str
-    op: Op
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
 class ListQuery:
     conditions: tuple[Condition, ...]
     sort: str
@@ -58,7 +50,7 @@ def _invalid(param: str, rule: str, message: str) -> ValidationFailed:
     )
 
 
-def _convert(param: str, spec: Filter, raw: str) -> Any:
+def _convert(param: str, spec: FilterSpec, raw: str) -> Any:
     if spec.choices is not None:
         if raw not in spec.choices:
             raise _invalid(param, "enum", f"must be one of {', '.join(sorted(spec.choices))}")
@@ -99,11 +91,11 @@ def parse_list_query(resource: Resource, params: Iterable[tuple[str, str]]) -> L
             reserved[key] = raw
             continue
         match = _PARAM.match(key)
-        if match is None or match.group(1) not in resource.filters:
-            allowed = ", ".join(sorted(resource.filters)) or "none"
+        if match is None or match.group(1) not in resource.filter_specs:
+            allowed = ", ".join(sorted(resource.filter_specs)) or "none"
             raise _invalid(key, "unknown_filter", f"is not a filter of {resource.name} (filters: {allowed})")
         name, op_name = match.group(1), match.group(2) or Op.EQ.value
-        spec = resource.filters[name]
+        spec = resource.filter_specs[name]
         try:
             op = Op(op_name)
         except ValueError:
@@ -118,7 +110,7 @@ def parse_list_query(resource: Resource, params: Iterable[tuple[str, str]]) -> L
             value: Any = [_convert(key, spec, p) for p in parts]
         else:
             value = _convert(key, spec, raw)
-        conditions.append(Condition(key, spec.column, op, value))
+        conditions.append(Condition(spec.column, op, value, key))
 
     sort_raw = reserved.get("sort", resource.default_sort)
     descending = sort_raw.startswith("-")
@@ -162,7 +154,8 @@ def cursor_for(query: ListQuery, sort_value: Any, row_id: str) -> str:
     return encode_cursor([query.sort, _key_value(sort_value), row_id])
 
 
-def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] | None:
+def keyset_position(resource: Resource, query: ListQuery) -> tuple[Any, str] | None:
+    """The cursor's (sort value, id), typed like the sort column; None on the first page."""
     if query.cursor is None:
         return None
     sort_name, raw_value, last_id = decode_cursor(query.cursor, 3)
@@ -172,8 +165,16 @@ def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] |
     value = _cursor_value(raw_value, column.type.python_type)
     if not isinstance(last_id, str):
         raise invalid_cursor()
+    return value, last_id
+
+
+def keyset_clause(resource: Resource, query: ListQuery) -> ColumnElement[bool] | None:
+    position = keyset_position(resource, query)
+    if position is None:
+        return None
+    column = resource.table.c[resource.sortable[query.sort]]
     key = tuple_(column, resource.table.c.id)
-    after = tuple_(value, str(last_id))
+    after = tuple_(position[0], position[1])
     return key < after if query.descending else key > after
 
 
@@ -200,7 +201,7 @@ def openapi_parameters(resource: Resource) -> list[dict[str, Any]]:
     """Typed, documented query parameters for the list route (FastAPI cannot infer `name[op]`)."""
     json_type = {int: "integer", str: "string", bool: "boolean"}
     params: list[dict[str, Any]] = []
-    for name, spec in sorted(resource.filters.items()):
+    for name, spec in sorted(resource.filter_specs.items()):
         for op in sorted(spec.ops):
             key = name if op is Op.EQ else f"{name}[{op.value}]"
             schema: dict[str, Any] = {"type": json_type[spec.type]}

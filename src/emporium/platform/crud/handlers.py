@@ -5,6 +5,7 @@ these generated handlers from their annotations, which must be real classes.)
 """
 
 import re
+from collections.abc import Callable
 from typing import Any, get_type_hints
 
 from fastapi import APIRouter, Request, Response
@@ -57,8 +58,11 @@ def page_model(resource: Resource) -> type[BaseModel]:
     )
 
 
-def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
+def crud_router(resource: Resource, workflows: CrudWorkflows | Callable[[Request], CrudWorkflows]) -> APIRouter:
+    """`workflows`: the resource's workflows, or how to find them for a request (those of the running app,
+    built on the store it was configured with)."""
     router = APIRouter(route_class=GatedRoute, tags=[resource.name])
+    workflows_of = workflows if callable(workflows) else (lambda _request: workflows)
     perms = resource.permissions
     Read = resource.read_schema
     Create = resource.create_schema
@@ -80,7 +84,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
     async def list_rows(request: Request) -> Any:
         principal = auth_gate(request, perms.read)
         query = parse_list_query(resource, request.query_params.multi_items())
-        page = await workflows.list(database_of(request), principal, query)
+        page = await workflows_of(request).list(database_of(request), principal, query)
         return Page(items=[resource.from_row(r) for r in page.items], next_cursor=page.next_cursor)
 
     @router.post(
@@ -93,7 +97,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
     )
     async def create_row(request: Request, response: Response, body: Create) -> Any:  # type: ignore[valid-type]
         principal = auth_gate(request, perms.create)
-        row = await workflows.create(
+        row = await workflows_of(request).create(
             database_of(request), cache_of(request), principal, audit_context(request, principal), body
         )
         response.headers["Location"] = f"{resource.path}/{row['id']}"
@@ -109,7 +113,9 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
     )
     async def get_row(request: Request, response: Response, id: str) -> Any:
         principal = auth_gate(request, perms.read)
-        return read_out(await workflows.get(database_of(request), cache_of(request), principal, id), response)
+        return read_out(
+            await workflows_of(request).get(database_of(request), cache_of(request), principal, id), response
+        )
 
     for field in resource.cache.lookups if resource.cache else ():
 
@@ -123,7 +129,9 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
             )
             async def get_by(request: Request, response: Response, value: str) -> Any:
                 principal = auth_gate(request, perms.read)
-                model = await workflows.get_by(database_of(request), cache_of(request), principal, field, value)
+                model = await workflows_of(request).get_by(
+                    database_of(request), cache_of(request), principal, field, value
+                )
                 return read_out(model, response)
 
         make_lookup(field)
@@ -137,7 +145,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
     )
     async def update_row(request: Request, response: Response, id: str, body: Update) -> Any:  # type: ignore[valid-type]
         principal = auth_gate(request, perms.update)
-        row = await workflows.update(
+        row = await workflows_of(request).update(
             database_of(request),
             cache_of(request),
             principal,
@@ -157,7 +165,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
     )
     async def delete_row(request: Request, id: str) -> Response:
         principal = auth_gate(request, perms.delete)
-        await workflows.delete(
+        await workflows_of(request).delete(
             database_of(request),
             cache_of(request),
             principal,
@@ -196,7 +204,7 @@ def crud_router(resource: Resource, workflows: CrudWorkflows) -> APIRouter:
                     ]
                     raise ValidationFailed("the query parameters are not valid", errors=errors) from None
                 query = parse_list_query(resource, [(k, v) for k, v in raw if k in RESERVED])
-                page = await workflows.run_query(database_of(request), principal, query_name, params, query)
+                page = await workflows_of(request).run_query(database_of(request), principal, query_name, params, query)
                 return Page(items=[resource.from_row(r) for r in page.items], next_cursor=page.next_cursor)
 
         make_query(query_name, named.params, named.description)

@@ -8,7 +8,9 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from emporium.platform.crud.filters import ListQuery, cursor_for, keyset_clause, where_clauses
-from emporium.platform.crud.resource import Resource, Row
+from emporium.platform.crud.resource import Condition, Resource, Row
+from emporium.platform.crud.rules import Change
+from emporium.platform.crud.store import RecordStore
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict
 from emporium.platform.ids import new_id
@@ -22,9 +24,17 @@ class AlreadyExists(Conflict):
 
 
 class CrudStore:
+    """The SQL adapter of `RecordStore`: rows in the resource's table, locked `FOR UPDATE` by writes."""
+
+    locks_rows = True
+    reads_in_transaction = True
+
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
         self.table = resource.table
+
+    async def undo(self, org_id: str, change: Change) -> None:
+        return None  # the rollback did it
 
     def _scope(self, org_id: str) -> ColumnElement[bool]:
         condition = self.table.c.org_id == org_id
@@ -45,32 +55,33 @@ class CrudStore:
             raise _conflict(self.resource, error) from None
 
     @traced
-    async def get(self, tx: Tx, org_id: str, row_id: str, *, for_update: bool = False) -> Row | None:
+    async def get(self, tx: Tx | None, org_id: str, row_id: str, *, for_update: bool = False) -> Row | None:
         """`for_update` locks the row until the transaction ends: hooks then see the state they change."""
         query = select(self.table).where(self._scope(org_id), self.table.c.id == row_id)
         if for_update:
             query = query.with_for_update()
-        row = (await tx.execute(query)).one_or_none()
+        row = (await _open(tx).execute(query)).one_or_none()
         return dict(row._mapping) if row else None
 
     @traced
-    async def get_by(self, tx: Tx, org_id: str, column: str, value: Any) -> Row | None:
+    async def get_by(self, tx: Tx | None, org_id: str, column: str, value: Any) -> Row | None:
         query = select(self.table).where(self._scope(org_id), self.table.c[column] == value)
-        row = (await tx.execute(query)).one_or_none()
+        row = (await _open(tx).execute(query)).one_or_none()
         return dict(row._mapping) if row else None
 
     @traced
-    async def list(self, tx: Tx, org_id: str, query: ListQuery, extra: list[Any] | None = None) -> Page[Row]:
+    async def list(
+        self, tx: Tx | None, org_id: str, query: ListQuery, extra: list[Condition] | None = None
+    ) -> Page[Row]:
         column = self.table.c[self.resource.sortable[query.sort]]
-        statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, query.conditions))
-        for clause in extra or []:
-            statement = statement.where(clause)
+        conditions = [*query.conditions, *(extra or [])]
+        statement = select(self.table).where(self._scope(org_id), *where_clauses(self.table, conditions))
         after = keyset_clause(self.resource, query)
         if after is not None:
             statement = statement.where(after)
         order = (column.desc(), self.table.c.id.desc()) if query.descending else (column.asc(), self.table.c.id.asc())
         statement = statement.order_by(*order).limit(query.limit + 1)
-        rows = [dict(r._mapping) for r in await tx.execute(statement)]
+        rows = [dict(r._mapping) for r in await _open(tx).execute(statement)]
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             last = rows[-1]
@@ -120,3 +131,13 @@ class CrudStore:
 def _conflict(resource: Resource, error: IntegrityError) -> Conflict:
     constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None) or "a unique constraint"
     return AlreadyExists(f"{resource.singular} conflicts with an existing one ({constraint})", constraint=constraint)
+
+
+def _open(tx: Tx | None) -> Tx:
+    if tx is None:
+        raise RuntimeError("the SQL store reads inside a transaction (reads_in_transaction)")
+    return tx
+
+
+def _is_a_record_store(store: CrudStore) -> RecordStore:
+    return store

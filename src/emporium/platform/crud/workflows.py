@@ -1,12 +1,14 @@
 """The engine's workflows: one per outcome (create, read, list, update, delete, named query).
 
-Each opens its transaction, runs the resource's hooks inside it, records the
-audit entry with the change, commits, and only then invalidates the cache.
+A write runs the resource's `rules.validate` before its transaction, then opens it, locks the
+row, runs `before_write`, writes, runs `after_write`, records the audit entry, commits, and only
+then invalidates the cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,16 +18,20 @@ from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
 from emporium.platform.cache import SingleFlight, VersionedCache
 from emporium.platform.crud.filters import ListQuery
-from emporium.platform.crud.resource import CachePolicy, HookContext, Resource, Row
+from emporium.platform.crud.resource import CachePolicy, Condition, Resource, Row
+from emporium.platform.crud.rules import Action, Change, RuleContext
 from emporium.platform.crud.services import CrudStore
+from emporium.platform.crud.store import RecordStore
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
+from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, NotFound, PreconditionFailed
 from emporium.platform.pagination import Page
 from emporium.platform.telemetry.metrics import CACHE_LOOKUPS
 from emporium.platform.telemetry.tracing import traced
 
 _MAX_RELOADS = 3
+_MAX_WRITE_ATTEMPTS = 8  # a store without row locks retries a write that lost a race (see `_write`)
 
 
 def cache_key(resource_name: str, org_id: str, field: str, value: Any) -> str:
@@ -48,10 +54,23 @@ async def invalidate_cached(
 
 
 class CrudWorkflows:
-    def __init__(self, resource: Resource) -> None:
+    """`store`: where the records live (default: the resource's SQL table); `port`: what the rules may use
+    besides the transaction (the module's store port), handed to them in `RuleContext.port`."""
+
+    def __init__(self, resource: Resource, store: RecordStore | None = None, port: Any = None) -> None:
         self.resource = resource
-        self.store = CrudStore(resource)
+        self.store: RecordStore = store or CrudStore(resource)
+        self.port = port
         self.flights = SingleFlight()
+
+    @asynccontextmanager
+    async def _reading(self, db: Database) -> AsyncIterator[Tx | None]:
+        """A read's transaction, when the store keeps its records in PostgreSQL; else none is opened."""
+        if not self.store.reads_in_transaction:
+            yield None
+            return
+        async with transaction(db) as tx:
+            yield tx
 
     # --- cache ----------------------------------------------------------------------------------
 
@@ -104,23 +123,70 @@ class CrudWorkflows:
     async def create(
         self, db: Database, cache: VersionedCache | None, principal: Principal, audit: AuditContext, body: BaseModel
     ) -> Row:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
-        values = self.resource.to_row(body)
-        async with transaction(db) as tx:
-            if hooks.before_create:
-                values = await hooks.before_create(tx, ctx, values)
-            row = await self.store.insert(tx, principal.org_id, values)
-            if hooks.after_create:
-                await hooks.after_create(tx, ctx, row)
-            await audit_store.record(tx, audit, row["id"])
-            await tx.commit()
+        change = Change(Action.CREATE, self.resource.to_row(body))
+        row = await self._write(db, principal, audit, change, None, None)
         await self._invalidate(cache, principal.org_id, [row], row["version"])
         return row
+
+    async def _write(
+        self,
+        db: Database,
+        principal: Principal,
+        audit: AuditContext,
+        change: Change,
+        row_id: str | None,
+        if_match: int | None,
+    ) -> Row:
+        """validate (no transaction) -> [lock the row] -> before_write -> write -> after_write -> audit -> commit.
+
+        With a store that does not lock rows, a write that lost a race (the version moved under it) is
+        run again from the read, rules included, up to `_MAX_WRITE_ATTEMPTS` times. A write the store made
+        outside the transaction is undone when the transaction does not commit.
+        """
+        rules, ctx, org_id = self.resource.rules, RuleContext(principal, self.port), principal.org_id
+        await rules.validate(ctx, [change])  # before the transaction: a slow check holds no connection
+        change.raise_if_rejected()
+        values = dict(change.values)
+        for attempt in range(1, _MAX_WRITE_ATTEMPTS + 1):
+            change.values, change.current, change.row = dict(values), None, None
+            committed = False
+            try:
+                async with transaction(db) as tx:
+                    if row_id is not None:
+                        change.current = await self._locked(tx, org_id, row_id, if_match)
+                    await rules.before_write(tx, ctx, [change])
+                    change.raise_if_rejected()
+                    change.row = await self._store_write(tx, org_id, row_id, change)
+                    if change.row is None:
+                        if not self.store.locks_rows and attempt < _MAX_WRITE_ATTEMPTS:
+                            continue  # leaves the block uncommitted: rolled back, then read again
+                        raise Conflict(f"{self.resource.singular} {row_id} changed while it was being written; retry")
+                    await rules.after_write(tx, ctx, [change])
+                    await audit_store.record(tx, audit, change.row["id"])
+                    await tx.commit()
+                    committed = True
+            except BaseException:
+                if change.row is not None and not committed:
+                    await self.store.undo(org_id, change)
+                raise
+            if change.row is not None:
+                return change.row
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _store_write(self, tx: Tx, org_id: str, row_id: str | None, change: Change) -> Row | None:
+        current = change.current
+        if change.action is Action.CREATE:
+            return await self.store.insert(tx, org_id, change.values)
+        assert row_id is not None
+        assert current is not None
+        if change.action is Action.UPDATE:
+            return await self.store.update(tx, org_id, row_id, change.values, current["version"])
+        return await self.store.delete(tx, org_id, row_id, current["version"])
 
     @traced
     async def get(self, db: Database, cache: VersionedCache | None, principal: Principal, row_id: str) -> BaseModel:
         async def load() -> Row | None:
-            async with transaction(db) as tx:
+            async with self._reading(db) as tx:
                 return await self.store.get(tx, principal.org_id, row_id)
 
         model = await self._read_through(cache, self._key(principal.org_id, "id", row_id), load)
@@ -133,7 +199,7 @@ class CrudWorkflows:
         self, db: Database, cache: VersionedCache | None, principal: Principal, field: str, value: str
     ) -> BaseModel:
         async def load() -> Row | None:
-            async with transaction(db) as tx:
+            async with self._reading(db) as tx:
                 return await self.store.get_by(tx, principal.org_id, field, value)
 
         model = await self._read_through(cache, self._key(principal.org_id, field, value), load)
@@ -143,9 +209,9 @@ class CrudWorkflows:
 
     @traced
     async def list(
-        self, db: Database, principal: Principal, query: ListQuery, extra: list[Any] | None = None
+        self, db: Database, principal: Principal, query: ListQuery, extra: list[Condition] | None = None
     ) -> Page[Row]:
-        async with transaction(db) as tx:
+        async with self._reading(db) as tx:
             return await self.store.list(tx, principal.org_id, query, extra)
 
     @traced
@@ -159,24 +225,10 @@ class CrudWorkflows:
         body: BaseModel,
         if_match: int | None,
     ) -> Row:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
-        async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
-            if current is None:
-                raise NotFound(f"no {self.resource.singular} {row_id}")
-            if if_match is not None and current["version"] != if_match:
-                raise _stale(self.resource, row_id, current["version"], if_match)
-            changes = self.resource.to_row(body)
-            if hooks.before_update:
-                changes = await hooks.before_update(tx, ctx, current, changes)
-            row = await self.store.update(tx, principal.org_id, row_id, changes, current["version"])
-            if row is None:  # cannot happen while the row is locked; kept as a guard
-                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being updated; retry")
-            if hooks.after_update:
-                await hooks.after_update(tx, ctx, row)
-            await audit_store.record(tx, audit, row_id)
-            await tx.commit()
-        await self._invalidate(cache, principal.org_id, [current, row], row["version"])
+        change = Change(Action.UPDATE, self.resource.to_row(body))
+        row = await self._write(db, principal, audit, change, row_id, if_match)
+        assert change.current is not None
+        await self._invalidate(cache, principal.org_id, [change.current, row], row["version"])
         return row
 
     @traced
@@ -189,30 +241,26 @@ class CrudWorkflows:
         row_id: str,
         if_match: int | None,
     ) -> None:
-        hooks, ctx = self.resource.hooks, HookContext(principal)
-        async with transaction(db) as tx:
-            current = await self.store.get(tx, principal.org_id, row_id, for_update=True)
-            if current is None:
-                raise NotFound(f"no {self.resource.singular} {row_id}")
-            if if_match is not None and current["version"] != if_match:
-                raise _stale(self.resource, row_id, current["version"], if_match)
-            if hooks.before_delete:
-                await hooks.before_delete(tx, ctx, current)
-            removed = await self.store.delete(tx, principal.org_id, row_id, current["version"])
-            if removed is None:
-                raise Conflict(f"{self.resource.singular} {row_id} changed while it was being deleted; retry")
-            if hooks.after_delete:
-                await hooks.after_delete(tx, ctx, removed)
-            await audit_store.record(tx, audit, row_id)
-            await tx.commit()
-        await self._invalidate(cache, principal.org_id, [current], current["version"] + 1)
+        change = Change(Action.DELETE)
+        await self._write(db, principal, audit, change, row_id, if_match)
+        assert change.current is not None
+        await self._invalidate(cache, principal.org_id, [change.current], change.current["version"] + 1)
+
+    async def _locked(self, tx: Tx, org_id: str, row_id: str, if_match: int | None) -> Row:
+        """The row, locked until the transaction ends (rules see the state they change), at `if_match`."""
+        current = await self.store.get(tx, org_id, row_id, for_update=True)
+        if current is None:
+            raise NotFound(f"no {self.resource.singular} {row_id}")
+        if if_match is not None and current["version"] != if_match:
+            raise _stale(self.resource, row_id, current["version"], if_match)
+        return current
 
     @traced
     async def run_query(
         self, db: Database, principal: Principal, name: str, params: BaseModel, query: ListQuery
     ) -> Page[Row]:
         named = self.resource.queries[name]
-        return await self.list(db, principal, query, list(named.where(self.resource.table, params)))
+        return await self.list(db, principal, query, list(named.where(params)))
 
 
 def _stale(resource: Resource, row_id: str, current: int | None, expected: int) -> PreconditionFailed:

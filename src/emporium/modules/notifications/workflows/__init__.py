@@ -25,6 +25,7 @@ from __future__ import annotations
 from emporium.modules.notifications.providers import Notifiers, NotifierSettings, install, uninstall
 from emporium.modules.notifications.workflows.common import Clock, utcnow
 from emporium.modules.notifications.workflows.endpoints import (
+    ENDPOINT_RULES,
     check_endpoint_url,
     delivery_attempts,
     list_deliveries,
@@ -41,6 +42,7 @@ from emporium.modules.notifications.workflows.webhooks import (
 )
 
 __all__ = [
+    "ENDPOINT_RULES",
     "Clock",
     "DeliveryReport",
     "EmailNotice",

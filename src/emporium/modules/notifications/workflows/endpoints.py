@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from emporium.modules.notifications import services as store
@@ -15,8 +16,10 @@ from emporium.modules.notifications.workflows.common import Clock, utcnow
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
+from emporium.platform.crud.rules import Action, Change, RuleContext, Rules
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
+from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from emporium.platform.http.ssrf import SsrfRefused
 from emporium.platform.pagination import Page
@@ -32,6 +35,25 @@ async def check_endpoint_url(url: str, *, notifiers: Notifiers | None = None) ->
         raise ValidationFailed(
             "the webhook URL is not allowed", errors=[FieldError("url", "ssrf", f"{refused}")]
         ) from None
+
+
+class EndpointRules(Rules):
+    """The URL's SSRF check resolves DNS (up to seconds): it runs in `validate`, before any transaction."""
+
+    async def validate(self, ctx: RuleContext, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if "url" in change.values:
+                await check_endpoint_url(change.values["url"])
+
+    async def before_write(self, tx: Tx, ctx: RuleContext, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if change.action is Action.CREATE:
+                change.values["secret"] = generate_signing_secret()
+            elif change.values.get("enabled") is True and change.current and not change.current["enabled"]:
+                change.values.update(failing_since=None, disabled_reason=None)  # a fresh start
+
+
+ENDPOINT_RULES = EndpointRules()
 
 
 @traced
