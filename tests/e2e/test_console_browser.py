@@ -24,7 +24,7 @@ from emporium.platform.db.transaction import transaction
 from emporium.platform.events import store as event_store
 from emporium.platform.events.outbox import envelope_of
 from tests.support.catalog import make_product
-from tests.support.console import sign_in
+from tests.support.console import navigate, sign_in
 from tests.support.identity import Tenant, bearer, make_tenant, setup_audit
 from tests.support.orders import key, order_body
 from tests.support.processes import ServerProcess
@@ -95,7 +95,7 @@ async def test_a_stuck_checkout_is_seen_and_recovered_from_the_page(
     page = await sign_in(browser_page, shop.owner_key)
     await page.goto("/console/checkouts")
     assert await page.locator(f'tr.order[data-id="{placed.order.id}"]').count() == 1
-    await page.click("#run-recovery")
+    await navigate(page, page.locator("#run-recovery"))
     assert "1 settled" in await page.inner_text("#message")
     assert await page.locator(f'tr.order[data-id="{placed.order.id}"]').count() == 0
     assert await pg.fetchval('SELECT status FROM orders."order" WHERE id = $1', placed.order.id) == "paid"
@@ -119,7 +119,7 @@ async def test_a_dead_letter_is_replayed_and_delivered(browser_page: Any, db: Da
     assert "SMTPServerDisconnected" in await letter.locator("pre.error").inner_text()
     assert "JJD1" in (await letter.locator("pre.payload").text_content() or "")  # inside a closed <details>
     assert await letter.locator("p.state").inner_text() == "waiting"
-    await letter.locator("button.replay").click()
+    await navigate(page, letter.locator("button.replay"))
     assert "replayed: delivered" in await page.inner_text("#message")
     letter = page.locator(f'section.letter[data-id="{letter_id}"]')
     assert (await letter.locator("p.state").inner_text()).startswith("delivered")
@@ -140,13 +140,13 @@ async def test_a_failing_webhook_endpoint_is_disabled_and_enabled_again(
     await page.goto("/console/webhooks")
     section = page.locator(f'section.endpoint[data-id="{endpoint["id"]}"]')
     assert (await section.locator("p.streak").inner_text()).startswith("failing since")
-    await section.locator("button.switch").click()
+    await navigate(page, section.locator("button.switch"))
     section = page.locator(f'section.endpoint[data-id="{endpoint["id"]}"]')
     assert await section.locator("p.state").inner_text() == "disabled"
     assert (
         await pg.fetchval("SELECT enabled FROM notifications.webhook_endpoint WHERE id = $1", endpoint["id"]) is False
     )
-    await section.locator("button.switch").click()
+    await navigate(page, section.locator("button.switch"))
     section = page.locator(f'section.endpoint[data-id="{endpoint["id"]}"]')
     assert await section.locator("p.state").inner_text() == "enabled"
     assert await section.locator("p.streak").inner_text() == "no failure streak"  # re-enabling starts afresh
@@ -162,7 +162,7 @@ async def test_a_flag_flipped_for_one_org_changes_the_api_for_that_org_only(
     section = page.locator(f'section.flag[data-name="{SANDBOX}"]')
     await section.locator("form.set-org input[name=org_id]").fill(flagged.org_id)
     await section.locator("form.set-org select").select_option("off")
-    await section.locator("form.set-org button").click()
+    await navigate(page, section.locator("form.set-org button"))
     assert f"{SANDBOX} changed" in await page.inner_text("#message")
     row = page.locator(f'section.flag[data-name="{SANDBOX}"] tr.org[data-org="{flagged.org_id}"]')
     assert "off" in await row.inner_text()
@@ -183,7 +183,7 @@ async def test_a_flag_flipped_for_one_org_changes_the_api_for_that_org_only(
             section = page.locator(f'section.flag[data-name="{SANDBOX}"]')
             await section.locator("form.set-org input[name=org_id]").fill(flagged.org_id)
             await section.locator("form.set-org select").select_option("inherit")
-            await section.locator("form.set-org button").click()
+            await navigate(page, section.locator("form.set-org button"))
         assert await checkout(flagged) == 201
 
 
@@ -203,7 +203,7 @@ async def test_the_api_log_pages_through_an_org_s_requests(
 
     assert await _eventually(first_page_full)
     seen = await page.locator("tr.request td.request-id").all_inner_texts()
-    await page.click("#next")
+    await navigate(page, page.locator("#next"))
     seen += await page.locator("tr.request td.request-id").all_inner_texts()
     assert await page.locator("#next").count() == 0
     assert len(seen) == 25 and set(seen) == request_ids
@@ -214,5 +214,5 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(browser_page: Any
     page = await sign_in(browser_page, shop.owner_key)
     await page.goto("/console/checkouts")
     await page.evaluate("document.querySelector('#run-recovery').form.querySelector('[name=csrf_token]').remove()")
-    await page.click("#run-recovery")
+    await navigate(page, page.locator("#run-recovery"))
     assert "CSRF token is missing or wrong" in await page.inner_text("#refused")

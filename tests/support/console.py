@@ -82,8 +82,14 @@ async def browser_page(
         await context.close()
 
 
+async def navigate(page: Any, control: Any) -> None:
+    """Click a link or a form's button and wait for the page it loads (reading before it would see the old one)."""
+    async with page.expect_navigation():
+        await control.click()
+
+
 async def sign_in(page: Any, api_key: str) -> Any:
     await page.goto("/console/login")
     await page.fill("#api_key", api_key)
-    await page.click("#sign-in")
+    await navigate(page, page.locator("#sign-in"))
     return page
