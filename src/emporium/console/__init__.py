@@ -1,6 +1,6 @@
 """The operations console at `/console`: server-rendered pages (Jinja2 + htmx, vendored) for operators and owners.
 
-Edge code like `cli.py`: each page or action authenticates the session, checks the CSRF token on a
+Edge code like the CLI: each page or action authenticates the session, checks the CSRF token on a
 form, and calls the same workflows (or orchestrators, or jobs) as the API. No SQL here.
 """
 
