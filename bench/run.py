@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import backlog, catalog_stores, lambda_cold_start, one_checkout, report, reporting_rebuild, seed
+from bench import backlog, catalog_stores, lambda_cold_start, one_checkout, report, reporting_rebuild, request_log, seed
 from bench.common import (
     ROOT,
     Process,
@@ -620,6 +620,12 @@ async def main(plan: Plan) -> dict[str, Any]:
         )
     except Exception as error:
         lambda_figures = {"error": f"{type(error).__name__}: {error}"}
+    log("API request log: the request path with and without its buffer (in-process, no network)")
+    try:
+        request_log_cost = await request_log.measure()
+    except Exception as error:
+        request_log_cost = {"error": f"{type(error).__name__}: {error}"}
+    log(f"request log: {request_log_cost}")
     log(f"backlog sample cost at {plan.backlog_steps} undelivered events")
     try:
         backlog_cost = await backlog.cost_at(server, plan.backlog_steps, log)
@@ -666,6 +672,7 @@ async def main(plan: Plan) -> dict[str, Any]:
             },
             "one_checkout": one,
             "lambda": lambda_figures,
+            "request_log": request_log_cost,
             "backlog_cost": backlog_cost,
             "reporting_rebuild": reporting,
             "list_orders_growth": growth,

@@ -29,7 +29,15 @@ from emporium.platform.events.subscriptions import Subscriptions
 from tests.services import IN_CI, ROOT, configured
 from tests.support.bus import recording
 from tests.support.databases import DatabaseServer
-from tests.support.identity import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, METRICS_TOKEN, Tenant, make_tenant
+from tests.support.identity import (
+    JWT_AUDIENCE,
+    JWT_ISSUER,
+    JWT_SECRET,
+    METRICS_TOKEN,
+    Tenant,
+    make_tenant,
+    operator_key,
+)
 from tests.support.mongo_server import MongoServer
 from tests.support.payments import SANDBOX_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 from tests.support.postgres_server import pg_ctl
@@ -46,6 +54,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # Under CI every real service is present: a skip would hide an untested path.
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is a failure: {report.longrepr}"
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]  # fixtures read it to keep evidence of a failure
 
 
 class _UnhandledErrors:
@@ -236,3 +246,9 @@ async def mongo_app_client(
 async def mongo_tenant(db: Database) -> Tenant:
     """Org M: the org the MongoDB runs of the catalog's tests use (its SKUs never meet org A's)."""
     return await make_tenant(db, "Shop M")
+
+
+@pytest.fixture(scope="session")
+async def operator(db: Database) -> str:
+    """A platform operator's key (decision 035)."""
+    return await operator_key(db)

@@ -26,10 +26,13 @@ from emporium.modules.identity.domain import Role
 from emporium.modules.notifications.resources import webhook_endpoint_crud
 from emporium.modules.notifications.schemas import WebhookEndpointIn
 from emporium.modules.orders.workflows import OrderSpec
+from emporium.modules.oversight.workflows import set_flag
 from emporium.orchestrators import checkout
+from emporium.platform.auth.principal import ActorType, Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.events.contracts import Envelope
 from emporium.platform.events.subscriptions import Delivery
+from emporium.platform.flags import declare
 from emporium.platform.idempotency.store import IdempotencyClaim
 from emporium.platform.ids import new_id
 from tests.support.bus import make_dead_letter
@@ -39,7 +42,7 @@ from tests.support.notifications import make_dead_delivery
 from tests.support.orders import key, order_body
 from tests.support.payments import authorized_payment
 
-CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin")
+CALLERS = ("anonymous", "viewer", "staff", "admin", "owner", "storefront", "other_org_admin", "operator")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,23 @@ def on_key(suffix: str) -> CallFactory:
 def on_dead_letter(suffix: str = "") -> CallFactory:
     async def make(db: Database, tenant: Tenant) -> Call:
         return Call(f"/v1/admin/dead-letters/{await make_dead_letter(db, tenant.org_id)}{suffix}")
+
+    return make
+
+
+# A flag no product code reads: the matrix may switch it freely.
+TEST_FLAG = declare("tests.matrix", default=False, description="switched by the authorization matrix")
+
+
+def on_org_flag(json: dict[str, Any] | None) -> CallFactory:
+    """The org's own setting of the test flag (made first, so that clearing it can succeed)."""
+
+    async def make(db: Database, tenant: Tenant) -> Call:
+        operator = Principal("platform", ActorType.OPERATOR, "opk_matrix", "operator", frozenset())
+        await set_flag(
+            db, operator, setup_audit(operator), TEST_FLAG.name, org_id=tenant.org_id, enabled=True, percentage=None
+        )
+        return Call(f"/v1/admin/flags/{TEST_FLAG.name}/orgs/{tenant.org_id}", json)
 
     return make
 
@@ -194,11 +214,13 @@ async def bulk(db: Database, tenant: Tenant) -> Call:
 
 
 def _expect(
-    anonymous: int, viewer: int, staff: int, admin: int, owner: int, storefront: int, other: int
+    anonymous: int, viewer: int, staff: int, admin: int, owner: int, storefront: int, other: int, operator: int = 403
 ) -> dict[str, int]:
-    return dict(zip(CALLERS, (anonymous, viewer, staff, admin, owner, storefront, other), strict=True))
+    """`operator`: a platform operator's key holds no org permission, so org routes refuse it by default."""
+    return dict(zip(CALLERS, (anonymous, viewer, staff, admin, owner, storefront, other, operator), strict=True))
 
 
+OPERATOR_ONLY = _expect(401, 403, 403, 403, 403, 403, 403, 200)
 READ_BY_EVERYONE = _expect(401, 200, 200, 200, 200, 200, 200)
 READ_BY_PEOPLE = _expect(401, 200, 200, 200, 200, 403, 200)
 ADMIN_ONLY_LIST = _expect(401, 403, 403, 200, 200, 403, 200)
@@ -209,7 +231,7 @@ CATALOG_DELETE = _expect(401, 403, 204, 204, 204, 403, 404)
 REPORTS = _expect(401, 403, 403, 200, 200, 403, 200)
 
 MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
-    ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), READ_BY_EVERYONE),
+    ("GET", "/v1/auth/whoami"): (fixed("/v1/auth/whoami"), _expect(401, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/v1/orgs/me"): (fixed("/v1/orgs/me"), READ_BY_EVERYONE),
     ("PATCH", "/v1/orgs/me"): (
         fixed("/v1/orgs/me", {"capture_mode": "immediate"}),  # a no-op change: the shared tenants stay as they are
@@ -303,6 +325,13 @@ MATRIX: dict[tuple[str, str], tuple[CallFactory, dict[str, int]]] = {
     ("GET", "/v1/reports/sales"): (fixed("/v1/reports/sales?from=2026-01-01&to=2026-01-31"), REPORTS),
     ("GET", "/v1/reports/products"): (fixed("/v1/reports/products?from=2026-01-01&to=2026-01-31"), REPORTS),
     ("GET", "/v1/reports/payments"): (fixed("/v1/reports/payments?from=2026-01-01&to=2026-01-31"), REPORTS),
+    # Feature flags: platform operators only; an org's own people, even its owner, never.
+    ("GET", "/v1/admin/flags"): (fixed("/v1/admin/flags"), OPERATOR_ONLY),
+    ("GET", "/v1/admin/flags/{name}"): (fixed(f"/v1/admin/flags/{TEST_FLAG.name}"), OPERATOR_ONLY),
+    ("PUT", "/v1/admin/flags/{name}"): (fixed(f"/v1/admin/flags/{TEST_FLAG.name}", {"enabled": False}), OPERATOR_ONLY),
+    ("PUT", "/v1/admin/flags/{name}/orgs/{org_id}"): (on_org_flag({"enabled": True}), OPERATOR_ONLY),
+    ("DELETE", "/v1/admin/flags/{name}/orgs/{org_id}"): (on_org_flag(None), OPERATOR_ONLY),
+    ("GET", "/v1/api-logs"): (fixed("/v1/api-logs?limit=5"), ADMIN_ONLY_LIST),
 }
 
 
@@ -337,13 +366,15 @@ def test_public_routes_are_exactly_the_probes_and_docs() -> None:
     }
 
 
-def _headers(caller: str, tenant: Tenant, other: Tenant) -> dict[str, str]:
+def _headers(caller: str, tenant: Tenant, other: Tenant, operator: str) -> dict[str, str]:
     if caller == "anonymous":
         return {}
     if caller == "storefront":
         return bearer(tenant.storefront_key)
     if caller == "other_org_admin":
         return other.headers_for(Role.ADMIN)
+    if caller == "operator":
+        return bearer(operator)
     return tenant.headers_for(Role(caller))
 
 
@@ -356,11 +387,15 @@ async def test_matrix_cell(
     db: Database,
     tenant: Tenant,
     other_tenant: Tenant,
+    operator: str,
 ) -> None:
     make_call, expected = MATRIX[route]
     call = await make_call(db, tenant)
     response = await app_client.request(
-        route[0], call.path, json=call.json, headers={**_headers(caller, tenant, other_tenant), **(call.headers or {})}
+        route[0],
+        call.path,
+        json=call.json,
+        headers={**_headers(caller, tenant, other_tenant, operator), **(call.headers or {})},
     )
     assert response.status_code == expected[caller], response.text
     if response.status_code >= 400:

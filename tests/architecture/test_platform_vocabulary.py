@@ -20,6 +20,8 @@ PLATFORM = ROOT / "src" / "emporium" / "platform"
 def _prefix(path: str) -> str:
     """'/v1/orders/{id}/refunds' -> '/v1/orders': the part of a route that names the module's resource."""
     parts = [p for p in path.split("/") if p]
+    if parts[1:2] == ["admin"]:  # a namespace the platform (dead letters) and modules (flags) share
+        return "/" + "/".join(parts[:3]) if len(parts) >= 3 else path
     return "/" + "/".join(parts[:2]) if len(parts) >= 2 else path
 
 

@@ -89,3 +89,9 @@ async def throwaway_key(db: Database, tenant: Tenant, role: Role = Role.STOREFRO
     owner = tenant.owner_principal
     issued = await workflows.create_api_key(db, owner, setup_audit(owner), name="temp", role=role, expires_at=None)
     return issued.key.id
+
+
+async def operator_key(db: Database) -> str:
+    """A fresh platform operator key (the secret)."""
+    audit = AuditContext("platform", "system", "tests", "operator_keys_create", None, 201)
+    return (await workflows.create_operator_key(db, audit, name=f"op-{secrets.token_hex(3)}")).secret

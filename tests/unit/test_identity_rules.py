@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from emporium.bootstrap.authorization import role_permissions
 from emporium.bootstrap.modules import INSTALLED
 from emporium.modules.identity.domain import (
+    OPERATOR_PERMISSIONS,
     PEOPLE_ROLES,
     Role,
     may_grant,
@@ -28,8 +29,12 @@ ROLE_PERMISSIONS = role_permissions()
 
 
 def test_every_role_is_granted_and_owner_holds_every_permission() -> None:
+    """Every org permission; a platform operator's own (decision 035) no org role holds."""
     assert set(ROLE_PERMISSIONS) == {role.value for role in Role}
-    assert ROLE_PERMISSIONS[Role.OWNER] == INSTALLED.permissions
+    operator_only = OPERATOR_PERMISSIONS - {"auth:whoami"}
+    assert operator_only <= INSTALLED.permissions  # the names identity cannot import are declared
+    assert ROLE_PERMISSIONS[Role.OWNER] == INSTALLED.permissions - operator_only
+    assert not any(operator_only & held for held in ROLE_PERMISSIONS.values())
 
 
 def test_storefront_keys_cannot_administer_identity() -> None:

@@ -20,6 +20,8 @@ from emporium import __version__
 from emporium.bootstrap.modules import INSTALLED
 from emporium.bootstrap.runtime import Runtime
 from emporium.config import Config, metrics_directory
+from emporium.console import mount_console
+from emporium.modules.oversight import workflows as oversight
 from emporium.modules.reporting import workflows as reporting
 from emporium.platform.audit.middleware import AuditFailuresMiddleware
 from emporium.platform.auth.gate import GATED_MARK
@@ -43,6 +45,7 @@ from emporium.platform.http.shedding import LoadSheddingMiddleware, ShedSettings
 from emporium.platform.http.tracing import RequestSpanMiddleware
 from emporium.platform.manifest import Modules
 from emporium.platform.ratelimit import Bucket, RateLimiter
+from emporium.platform.requestlog import RequestLogBuffer, RequestLogWriter
 from emporium.platform.telemetry.metrics import DB_POOL_IN_USE, DEAD_LETTERS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
@@ -112,6 +115,11 @@ def _backlog(app: FastAPI) -> Callable[[], Pressure]:
     return pressure
 
 
+def _mount_console(app: FastAPI, settings: Config) -> None:
+    """The operations console (`/console`, not in the OpenAPI document): its own routes, not a module's API."""
+    mount_console(app, settings)
+
+
 def create_app(
     open_runtime: RuntimeOpener | None = None, config: Config | None = None, modules: Modules = INSTALLED
 ) -> FastAPI:
@@ -120,6 +128,7 @@ def create_app(
     `modules`: the manifests whose routes are served and whose route classes shed load.
     """
     settings = config or Config()
+    request_log = RequestLogBuffer(settings.api_log_buffer)  # filled on the request path, drained by the writer
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +136,8 @@ def create_app(
             yield
             return
         async with open_runtime() as runtime:
+            writer = RequestLogWriter(request_log, lambda records: oversight.record_api_requests(runtime.db, records))
+            writer.start()
             app.state.runtime = runtime
             app.state.database = runtime.db
             app.state.principal_cache = runtime.principal_cache
@@ -137,6 +148,7 @@ def create_app(
             try:
                 yield
             finally:
+                await writer.stop()  # what the last requests left in the buffer, before the pool closes
                 app.state.runtime = None
                 app.state.database = None
                 app.state.cache = None
@@ -155,6 +167,7 @@ def create_app(
     )
     app.state.runtime = None
     app.state.database = None
+    app.state.request_log = request_log
     install_problem_handlers(app)
     # Outermost last: context -> limits -> input policy (path, query, headers) -> shedding -> authentication
     # -> body policy -> rate limits -> audit -> routes.
@@ -184,7 +197,7 @@ def create_app(
     app.add_middleware(
         LimitsMiddleware, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.request_timeout
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, request_log=request_log)
     # The request's span (and the incoming `traceparent`), outermost. Not FastAPIInstrumentor: it finds the
     # route for the span's name by matching the path against every route, on every request; the request
     # context names the span from the route the router matched.
@@ -194,5 +207,6 @@ def create_app(
     mount_docs(app)
     for router in modules.routers:
         include_flat(app, router)
+    _mount_console(app, settings)
     app.openapi = lambda: truthful_openapi(app, GATED_MARK)  # type: ignore[method-assign]
     return app

@@ -12,6 +12,7 @@ from emporium.modules.documents.module import MANIFEST as documents
 from emporium.modules.identity.module import MANIFEST as identity
 from emporium.modules.notifications.module import MANIFEST as notifications
 from emporium.modules.orders.module import MANIFEST as orders
+from emporium.modules.oversight.module import MANIFEST as oversight
 from emporium.modules.payments.module import MANIFEST as payments
 from emporium.modules.reporting.module import MANIFEST as reporting
 from emporium.platform.manifest import Manifest, Modules
@@ -24,6 +25,7 @@ MODULES: tuple[Manifest, ...] = (
     payments,
     documents,
     reporting,
+    oversight,
     KERNEL,  # the platform's own tables and dead-letter admin routes
 )
 

@@ -25,6 +25,7 @@ from emporium.modules.notifications import workflows as notifications
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
 from emporium.modules.notifications.providers.email import SmtpSettings
 from emporium.modules.notifications.providers.sms import TwilioSettings
+from emporium.modules.oversight import workflows as oversight
 from emporium.modules.payments import workflows as payments
 from emporium.modules.reporting import workflows as reporting
 from emporium.modules.reporting.migrate import schema_map
@@ -39,6 +40,9 @@ from emporium.platform.events.broker import Broker, BrokerSettings, JetStreamFor
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
 from emporium.platform.events.retry import RetryPolicy
 from emporium.platform.events.subscriptions import Subscriptions
+from emporium.platform.flags import FlagCache
+from emporium.platform.flags import install as install_flags
+from emporium.platform.flags import uninstall as uninstall_flags
 from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.manifest import ModuleSettings
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -64,6 +68,7 @@ class Runtime:
     module_settings: ModuleSettings  # what the manifests declare, read from `config` once
     documents: documents.Documents
     catalog: Catalog  # products and categories on the store CATALOG_DATABASE_URL chose (decision 026)
+    flags: FlagCache
 
 
 def backlog_settings_for(config: Config) -> BacklogSettings:
@@ -222,6 +227,11 @@ async def open_notifiers(
         await notifiers.close()
 
 
+def open_flags(config: Config, db: Database) -> FlagCache:
+    """The feature flag cache: followed across replicas through Redis when REDIS_URL is set."""
+    return FlagCache(lambda: oversight.flag_settings(db), redis_url=config.redis_url)
+
+
 @asynccontextmanager
 async def open_reporting_store(config: Config, db: Database) -> AsyncIterator[Database]:
     """Install the reporting store: its own pool on REPORTING_DATABASE_URL, or else the main database's."""
@@ -269,6 +279,11 @@ async def open_runtime(
         notifiers, webhook_worker = await stack.enter_async_context(open_notifiers(config, db))
         document_store = await stack.enter_async_context(open_documents(config))
         await stack.enter_async_context(open_reporting_store(config, db))
+        flags = open_flags(config, db)
+        await flags.start()
+        install_flags(flags)  # `platform.flags.enabled` reads this process's snapshot
+        stack.push_async_callback(flags.stop)
+        stack.callback(uninstall_flags, flags)
         hosted = bus.subscriptions() if subscriptions is None else subscriptions
         dispatcher = None
         if config.events_dispatch:
@@ -304,4 +319,5 @@ async def open_runtime(
             module_settings=INSTALLED.settings(config),
             documents=document_store,
             catalog=catalog,
+            flags=flags,
         )

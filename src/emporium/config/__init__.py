@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emporium.config import authentication, commerce, documents, edge, events, notifications, process, telemetry
+from emporium.config import (
+    authentication,
+    commerce,
+    documents,
+    edge,
+    events,
+    notifications,
+    operations,
+    process,
+    telemetry,
+)
 from emporium.config.setting import Setting
 from emporium.config.values import Config, ConfigError, LogFormat, LogLevel, metrics_directory
 
@@ -29,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     *commerce.SETTINGS,
     *notifications.SETTINGS,
     *documents.SETTINGS,
+    *operations.SETTINGS,
 )
 
 

@@ -47,6 +47,10 @@ class Config:
     outbox_stall_seconds: float = 60.0
     outbox_danger_threshold: int = 10_000_000
     rate_limit_per_key: float = 50.0
+    api_log_buffer: int = 50_000
+    api_log_retention_days: int = 30
+    console_session_hours: int = 8
+    console_secret: str | None = None
     rate_limit_per_org: float = 200.0
     otlp_endpoint: str | None = None
     metrics_token: str | None = None

@@ -43,7 +43,7 @@ async def place_order(
     *,
     reservation_ttl: timedelta,
 ) -> Checkout:
-    payments.check_payment_method(db, payment.provider, payment.card_token)
+    payments.check_payment_method(db, payment.provider, payment.card_token, org_id=principal.org_id)
     placed = await orders.place_order(db, principal, audit, claim, spec, payment, reservation_ttl=reservation_ttl)
     result = await payments.charge(db, placed.payment, placed.card_token, capture=placed.order.captures_immediately)
     order = await orders.settle_checkout(db, placed.order, placed.payment, result, claim)

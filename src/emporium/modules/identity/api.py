@@ -17,3 +17,8 @@ def capture_mode_sql(org_id_bind: str) -> str:
 async def owner_emails(tx: Tx, org_id: str) -> list[str]:
     """The emails of the org's owners who are not deactivated (whom the platform tells about the org's account)."""
     return await services.owner_emails(tx, org_id)
+
+
+@traced
+async def org_exists(tx: Tx, org_id: str) -> bool:
+    return await services.get_org(tx, org_id) is not None

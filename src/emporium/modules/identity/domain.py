@@ -24,6 +24,12 @@ PEOPLE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.STAFF, Role.VIEWER})
 # Role -> the permissions it holds: built by the application from every module's grants (their manifests).
 RolePermissions = Mapping[str, frozenset[str]]
 
+# A platform operator (decision 035) is not an org member: its keys carry these and nothing org-scoped.
+# `platform:flags` is the oversight module's flag permission (a module may not import another's; the
+# name is checked against the manifests by tests/unit/test_identity_rules.py).
+OPERATOR_ROLE = "operator"
+OPERATOR_PERMISSIONS: frozenset[str] = frozenset({"auth:whoami", "platform:flags"})
+
 # Higher may grant lower; only an owner may create or touch another owner.
 _RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.STAFF: 1, Role.VIEWER: 0, Role.STOREFRONT: 0, Role.BACKOFFICE: 1}
 

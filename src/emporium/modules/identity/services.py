@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from emporium.modules.identity.domain import ApiKey, CaptureMode, Org, Role, User, UserStatus
-from emporium.modules.identity.tables import api_key, org, user
+from emporium.modules.identity.tables import api_key, operator_key, org, user
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.pagination import Page, page_of
@@ -251,3 +251,36 @@ async def revoke_api_key(tx: Tx, org_id: str, key_id: str) -> ApiKey | None:
     )
     row = (await tx.execute(statement)).one_or_none()
     return _key(row) if row else None
+
+
+# --- platform operators' keys -------------------------------------------------------------------
+
+
+@traced
+async def insert_operator_key(
+    tx: Tx, *, key_id: str, name: str, display_prefix: str, secret_hash: str, created_by: str
+) -> str:
+    await tx.execute(
+        insert(operator_key).values(
+            id=key_id, name=name, display_prefix=display_prefix, secret_hash=secret_hash, created_by=created_by
+        )
+    )
+    return key_id
+
+
+@traced
+async def find_usable_operator_key(tx: Tx, secret_hash: str) -> str | None:
+    query = select(operator_key.c.id).where(
+        operator_key.c.secret_hash == secret_hash, operator_key.c.revoked_at.is_(None)
+    )
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+@traced
+async def revoke_operator_key(tx: Tx, key_id: str) -> bool:
+    statement = (
+        update(operator_key)
+        .where(operator_key.c.id == key_id, operator_key.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return bool((await tx.execute(statement)).rowcount)

@@ -77,3 +77,18 @@ api_key = Table(
     Index("ix_api_key_org_created", "org_id", "created_at", "id"),
     schema="identity",
 )
+
+# A platform operator's keys (decision 035): the same secret format as an org's, in no org.
+operator_key = Table(
+    "operator_key",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("display_prefix", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False, unique=True),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+    CheckConstraint("secret_hash ~ '^[0-9a-f]{64}$'", name="secret_hash_is_sha256"),
+    schema="identity",
+)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from emporium.modules.identity import services as store
 from emporium.modules.identity.domain import (
+    OPERATOR_PERMISSIONS,
+    OPERATOR_ROLE,
     PEOPLE_ROLES,
     ApiKey,
     CaptureMode,
@@ -27,7 +29,7 @@ from emporium.modules.identity.domain import (
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext, AuditEntry, AuditFilter
 from emporium.platform.auth.api_keys import display_prefix, generate_api_key, hash_api_key
-from emporium.platform.auth.principal import ActorType, Principal
+from emporium.platform.auth.principal import OPERATOR_ORG, ActorType, Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
@@ -111,10 +113,15 @@ async def create_demo_org_if_empty(db: Database) -> IssuedApiKey | None:
 
 @traced
 async def authenticate_api_key(db: Database, secret_hash: str, held: RolePermissions) -> KeyAuthentication | None:
+    """An org's key, else a platform operator's key (decision 035), else None."""
     async with transaction(db) as tx:
         key = await store.find_usable_key_by_hash(tx, secret_hash)
         if key is None:
-            return None
+            operator_key_id = await store.find_usable_operator_key(tx, secret_hash)
+            if operator_key_id is None:
+                return None
+            operator = Principal(OPERATOR_ORG, ActorType.OPERATOR, operator_key_id, OPERATOR_ROLE, OPERATOR_PERMISSIONS)
+            return KeyAuthentication(operator, None)
         await store.touch_key_last_used(tx, key.id)
         await tx.commit()
     now = datetime.now(UTC)
@@ -330,3 +337,37 @@ async def list_audit_log(
 ) -> Page[AuditEntry]:
     async with transaction(db) as tx:
         return await audit_store.list_entries(tx, principal.org_id, where, cursor, limit)
+
+
+# --- platform operators -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedOperatorKey:
+    key_id: str
+    secret: str
+
+
+async def create_operator_key(db: Database, audit: AuditContext, *, name: str) -> IssuedOperatorKey:
+    """A new platform operator key (shown once); audited in the platform's audit scope."""
+    secret = generate_api_key()
+    async with transaction(db) as tx:
+        key_id = await store.insert_operator_key(
+            tx,
+            key_id=new_id("opk"),
+            name=name,
+            display_prefix=display_prefix(secret),
+            secret_hash=hash_api_key(secret),
+            created_by=audit.actor_id,
+        )
+        await audit_store.record(tx, audit, key_id)
+        await tx.commit()
+    return IssuedOperatorKey(key_id, secret)
+
+
+async def revoke_operator_key(db: Database, audit: AuditContext, key_id: str) -> None:
+    async with transaction(db) as tx:
+        if not await store.revoke_operator_key(tx, key_id):
+            raise NotFound(f"no usable operator key {key_id}")
+        await audit_store.record(tx, audit, key_id)
+        await tx.commit()

@@ -10,6 +10,11 @@ class ActorType(StrEnum):
     USER = "user"
     API_KEY = "api_key"
     SYSTEM = "system"
+    OPERATOR = "operator"  # a platform operator's key: no org
+
+
+# The org id an operator's principal carries: no org has it, so org-scoped reads find nothing.
+OPERATOR_ORG = "platform"
 
 
 @dataclass(frozen=True, slots=True)

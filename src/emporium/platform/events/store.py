@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Float, Integer, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, DateTime, Float, Integer, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -346,6 +346,13 @@ async def record_replay_failure(tx: Tx, dead_letter_id: str, error: str) -> None
         .where(dead_letter.c.id == dead_letter_id)
         .values(error=error, attempts=dead_letter.c.attempts + 1, last_failed_at=func.now())
     )
+
+
+async def delete_dead_letter(tx: Tx, dead_letter_id: str, org_id: str | None) -> bool:
+    query = delete(dead_letter).where(dead_letter.c.id == dead_letter_id)
+    if org_id is not None:
+        query = query.where(dead_letter.c.org_id == org_id)
+    return bool((await tx.execute(query)).rowcount)
 
 
 # --- backlog ------------------------------------------------------------------------------------

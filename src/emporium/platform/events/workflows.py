@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from emporium.platform.audit import store as audit_store
+from emporium.platform.audit.entries import AuditContext
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
@@ -159,3 +161,12 @@ async def history_page(
     """One page of the published events named `names`, oldest first (for rebuilding a read model)."""
     async with transaction(db) as tx:
         return await store.history_page(tx, names, org_id=org_id, after_seq=after_seq, limit=limit)
+
+
+async def discard_dead_letter(db: Database, audit: AuditContext, dead_letter_id: str, *, org_id: str | None) -> None:
+    """Give up on a dead letter for good (its consumer will never see the event); audited."""
+    async with transaction(db) as tx:
+        if not await store.delete_dead_letter(tx, dead_letter_id, org_id):
+            raise NotFound(f"no dead letter {dead_letter_id!r}")
+        await audit_store.record(tx, audit, dead_letter_id)
+        await tx.commit()

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 from emporium.platform.ids import new_id
+from emporium.platform.requestlog.buffer import RequestLogBuffer
 from emporium.platform.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, status_class
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -54,8 +55,9 @@ def _name_request_span(method: str, route: str) -> None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, request_log: RequestLogBuffer | None = None) -> None:
         self.app = app
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +98,10 @@ class RequestContextMiddleware:
             labels = (route, scope["method"], status_class(status))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_DURATION.labels(*labels).observe(elapsed)
+            if self.request_log is not None:  # an append: the request log's writer does the rest, off this path
+                self.request_log.append(
+                    (time.time(), scope["state"], route, scope["method"], status, elapsed, scope["headers"])
+                )
             _log.info(
                 "request",
                 method=scope["method"],

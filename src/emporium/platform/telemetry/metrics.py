@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -28,6 +29,8 @@ HTTP_DURATION = Histogram(
 HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", multiprocess_mode="livesum")
 HTTP_SHED = Counter("http_requests_shed", "Requests refused with 503 to protect the service", ["priority", "reason"])
 HTTP_RATE_LIMITED = Counter("http_requests_rate_limited", "Requests refused with 429", ["scope"])
+API_LOG_DROPPED = Counter("api_log_dropped", "API request log entries dropped (buffer full or write failed)")
+API_LOG_WRITTEN = Counter("api_log_written", "API request log entries written")
 
 EVENT_HANDLED = Counter("event_handler_runs", "Event deliveries to a consumer", ["consumer", "event", "outcome"])
 EVENT_DURATION = Histogram(
@@ -54,9 +57,14 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
-def render(multiprocess_directory: Path | None) -> tuple[bytes, str]:
+def registry_for(multiprocess_directory: Path | None) -> CollectorRegistry:
+    """Every worker's metrics when they share a directory, else this process's."""
     if multiprocess_directory is not None and multiprocess_directory.is_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(multiprocess_directory))  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY
+
+
+def render(multiprocess_directory: Path | None) -> tuple[bytes, str]:
+    return generate_latest(registry_for(multiprocess_directory)), CONTENT_TYPE_LATEST

@@ -16,9 +16,16 @@ from emporium.modules.payments.domain import ProviderPort, UnknownProvider
 from emporium.modules.payments.providers.sandbox import SandboxProvider
 from emporium.modules.payments.providers.stripe_adapter import StripeProvider, StripeSettings
 from emporium.platform.db.engine import Database
+from emporium.platform.flags import declare, enabled
 
 SANDBOX = "sandbox"
 STRIPE = "stripe"
+# Off in production (globally, or per org): new checkouts may then not name the sandbox.
+SANDBOX_FLAG = declare(
+    "payments.sandbox_provider",
+    default=True,
+    description="New payments may use the sandbox provider (test cards, no money moves).",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +53,10 @@ class Providers:
                 )
             )
 
-    def names(self) -> list[str]:
-        return [SANDBOX, *([STRIPE] if self._stripe else [])]
+    def names(self, org_id: str | None = None) -> list[str]:
+        """The providers a new payment may use; for an org, the sandbox only while its flag is on."""
+        sandbox = [SANDBOX] if org_id is None or enabled(SANDBOX_FLAG, org_id) else []
+        return [*sandbox, *([STRIPE] if self._stripe else [])]
 
     def get(self, name: str, db: Database) -> ProviderPort:
         if name == SANDBOX:

@@ -27,11 +27,14 @@ from emporium.platform.telemetry.tracing import traced
 NO_NEWS = UNKNOWN_OUTCOME  # "the provider said nothing new": settling then follows the payment as recorded
 
 
-def check_payment_method(db: Database, provider: str, card_token: str, providers: Providers | None = None) -> None:
-    """Refuse (422, naming the field) a provider we do not have or a token it could never take; no I/O."""
+def check_payment_method(
+    db: Database, provider: str, card_token: str, providers: Providers | None = None, *, org_id: str | None = None
+) -> None:
+    """Refuse (422, naming the field) a provider we do not have (or the org may not use) or a token it could never
+    take; no I/O (the sandbox's feature flag is read from memory)."""
     registry = providers or installed()
-    if provider not in registry.names():
-        raise unknown_provider(provider, registry.names())
+    if provider not in (usable := registry.names(org_id)):
+        raise unknown_provider(provider, usable)
     check_card_token(card_token, registry.get(provider, db).check_token(card_token))
 
 
