@@ -51,7 +51,8 @@ FAULTS: dict[str, tuple[Any, str, str]] = {
     "in_tx1": (orders_wf.store, "open_payment", "before"),  # tx1 rolls back: nothing was placed
     "after_tx1": (payments_wf, "charge", "before"),  # placed; the provider never called
     "after_provider_call": (payments_wf, "charge", "after"),  # charged; the answer lost with the process
-    "in_tx2": (orders_wf.store, "move_status", "before"),  # the outcome's transaction rolls back
+    "in_tx2": (orders_wf.store, "move_status_at_commit", "before"),  # the success's transaction rolls back
+    "in_tx2_of_a_decline": (orders_wf.store, "move_status", "before"),  # the refusal's transaction rolls back
     "after_tx2": (checkout, "Checkout", "before"),  # settled; the process died before answering
 }
 
@@ -98,7 +99,11 @@ async def test_every_fault_ends_paid_once_or_released(
     await pg.execute("UPDATE identity.org SET capture_mode = $1 WHERE id = $2", capture_mode, shop.org_id)
     product = await make_product(db, shop, on_hand=5)
     owner = shop.owner_principal
-    token = {"ambiguous_provider_answer": "tok_drop", "declined": "tok_decline"}.get(fault, "tok_success")
+    token = {
+        "ambiguous_provider_answer": "tok_drop",
+        "declined": "tok_decline",
+        "in_tx2_of_a_decline": "tok_decline",
+    }.get(fault, "tok_success")
     spec = OrderSpec(lines=[(str(product["sku"]), 2)], customer_email="c@example.com")
     claim = IdempotencyClaim(shop.org_id, key(), "f" * 64)
     if fault in FAULTS:
@@ -123,7 +128,7 @@ async def test_every_fault_ends_paid_once_or_released(
         return
     state = await _final_state(pg, order_id, product["id"])
     _check_ended_well(state, immediate=capture_mode == "immediate", quantity=2)
-    expected = "cancelled" if fault == "declined" else "paid"
+    expected = "cancelled" if fault in {"declined", "in_tx2_of_a_decline"} else "paid"
     assert state["order"] == expected, state
     # A second pass changes nothing.
     await orders_jobs.recover_checkouts(db, unknown_after=timedelta(0))
@@ -185,3 +190,30 @@ async def test_concurrent_recovery_passes_do_not_double_anything(db: Database, p
         _check_ended_well(state, immediate=True, quantity=5)  # the product's reservations: all five orders
         assert state["order"] == "paid"
     assert await pg.fetchval("SELECT reserved FROM catalog.inventory WHERE product_id = $1", product["id"]) == 5
+
+
+async def test_settling_one_success_three_times_at_once_applies_it_once(db: Database, pg: asyncpg.Connection) -> None:
+    """tx2's one-statement path: the losers' row checks roll them back, and they read the winner's order."""
+    shop = await make_tenant(db, "Settle thrice")
+    product = await make_product(db, shop, on_hand=5)
+    owner = shop.owner_principal
+    spec = OrderSpec(lines=[(str(product["sku"]), 1)], customer_email="s@example.com")
+    placed = await orders_wf.place_order(
+        db, owner, setup_audit(owner), None, spec, orders_wf.PaymentChoice("sandbox", "tok_success"),
+        reservation_ttl=timedelta(minutes=5),
+    )  # fmt: skip
+    result = await payments_wf.charge(db, placed.payment, placed.card_token, capture=True)
+    settled = await asyncio.gather(
+        *(orders_wf.settle_checkout(db, placed.order, placed.payment, result) for _ in range(3))
+    )
+    assert {o.status.value for o in settled} == {"paid"}
+    assert len({o.version for o in settled}) == 1  # the losers read the winner's order
+    state = await _final_state(pg, placed.order.id, product["id"])
+    _check_ended_well(state, immediate=True, quantity=1)
+    events = await pg.fetch(
+        "SELECT name FROM platform.outbox WHERE aggregate_id = ANY($1) ORDER BY seq",
+        [placed.order.id, placed.payment.id],
+    )
+    assert sorted(r["name"] for r in events) == sorted(
+        ["orders.order_created", "payments.payment_authorized", "payments.payment_captured", "orders.order_paid"]
+    )

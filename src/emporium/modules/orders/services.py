@@ -6,10 +6,11 @@ The calls to other modules are thin and untraced: the api function they call has
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Integer, Interval, Text, and_, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, BigInteger, DateTime, Integer, Interval, Text, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from emporium.modules.catalog import api as catalog_api
@@ -17,6 +18,7 @@ from emporium.modules.identity import api as identity_api
 from emporium.modules.orders.domain import CaptureMode, Order, OrderLine, OrderStatus
 from emporium.modules.orders.tables import order, order_line
 from emporium.modules.payments import api as payments_api
+from emporium.platform.db.deferred import DeferredWrite, exactly_one_row
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.money import Money
@@ -53,6 +55,10 @@ def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payme
     return payments_api.open_payment(
         tx, org_id=placed.org_id, order_id=placed.id, provider=provider, amount=placed.total, card_token=card_token
     )
+
+
+async def record_payment_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment | None:
+    return await payments_api.record_success_at_commit(tx, payment, result)
 
 
 async def record_payment(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment:
@@ -228,6 +234,34 @@ def _move_statement(columns: frozenset[str]) -> Any:
             .returning(*order.c)
         )
     return found
+
+
+def _move_params(moves: list[tuple[Order, Order]]) -> dict[str, Any]:
+    ((held, moved),) = moves
+    return {"id": held.id, "from": held.status.value, "version": held.version, "to": moved.status.value,
+            "at": moved.updated_at}  # fmt: skip
+
+
+# An order's status move written with the transaction's one statement before COMMIT; the row check makes
+# an order another writer moved first (or changed: its version) roll the transaction back (`RowsMoved`).
+_MOVE_AT_COMMIT = DeferredWrite[tuple[Order, Order]](
+    "order_moved",
+    """
+    UPDATE orders."order" SET status = :to, version = version + 1, updated_at = :at
+     WHERE id = :id AND status = :from AND version = :version
+    RETURNING 1
+    """,
+    _move_params,
+    types={"at": DateTime(timezone=True), "version": Integer()},
+    written=exactly_one_row("the order"),
+)
+
+
+def move_status_at_commit(tx: Tx, current: Order, target: OrderStatus) -> Order:
+    """`move_status` with no extra columns, written just before COMMIT: the order as it will be."""
+    moved = replace(current, status=target, version=current.version + 1, updated_at=datetime.now(UTC))
+    tx.write_before_commit(_MOVE_AT_COMMIT, (current, moved))
+    return moved
 
 
 @traced

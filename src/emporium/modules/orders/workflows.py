@@ -37,6 +37,7 @@ from emporium.modules.orders.services import AuthorizationResult, Payment
 from emporium.platform.audit import store as audit_store
 from emporium.platform.audit.entries import AuditContext
 from emporium.platform.auth.principal import Principal
+from emporium.platform.db.deferred import RowsMoved
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.db.tx import Tx
@@ -184,6 +185,13 @@ async def settle_checkout(
     cancels the order, releases its stock and raises `PaymentDeclined` (402) once
     committed; an unknown outcome changes nothing (recovery settles it later).
     """
+    if order.is_awaiting_payment and payment.is_unresolved:
+        try:
+            paid = await _settle_success_in_one_statement(db, order, payment, result, claim)
+        except RowsMoved:
+            paid = None  # another writer (recovery, a webhook) settled it first: read what it did, below
+        if paid is not None:
+            return paid
     async with transaction(db) as tx:
         payment = await store.record_payment(tx, payment, result)
         settled = await _follow_payment(tx, order, payment)
@@ -194,6 +202,25 @@ async def settle_checkout(
     if declined is not None:
         raise declined
     return settled
+
+
+async def _settle_success_in_one_statement(
+    db: Database, order: Order, payment: Payment, result: AuthorizationResult, claim: IdempotencyClaim | None
+) -> Order | None:
+    """The common case of tx2, the provider's success, as BEGIN, one statement, COMMIT: every write of it
+    (payment, order, events, the stored answer) is deferred, each conditional on the state held, and a
+    row another writer moved first rolls it all back (`RowsMoved`) for the reading path. None: the
+    outcome is not a success (a refusal releases stock, an unknown outcome changes nothing)."""
+    async with transaction(db) as tx:
+        settled_payment = await store.record_payment_success_at_commit(tx, payment, result)
+        if settled_payment is None or not settled_payment.is_settled_ok:
+            return None
+        paid = store.move_status_at_commit(tx, order, S.PAID)
+        await publish(tx, _paid_event(paid, settled_payment.id), org_id=paid.org_id)
+        if claim is not None:
+            idempotency_store.complete_with(tx, claim, paid)
+        await tx.commit()
+    return paid
 
 
 def _declined(o: Order, payment: Payment) -> PaymentDeclined:

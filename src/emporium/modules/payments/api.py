@@ -54,6 +54,7 @@ __all__ = [
     "UnknownProvider",
     "open_payment",
     "record_authorization",
+    "record_success_at_commit",
 ]
 
 
@@ -88,6 +89,21 @@ async def record_authorization(tx: Tx, payment: Payment, result: AuthorizationRe
     current = await store.get(tx, payment.org_id, payment.id)
     assert current is not None  # payments are never deleted
     return current
+
+
+async def record_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment | None:
+    """`record_authorization` for the provider's success, written with the transaction's one statement
+    before COMMIT: the payment as it will be, and its events. None for any other outcome (the caller
+    records it with `record_authorization`). If another writer recorded the payment first, the COMMIT
+    raises `RowsMoved` and nothing is written."""
+    if result.outcome not in (AuthorizationOutcome.CAPTURED, AuthorizationOutcome.AUTHORIZED):
+        return None
+    captured = result.outcome is AuthorizationOutcome.CAPTURED
+    moved = store.settle_at_commit(tx, payment, result.amount or payment.amount, result.provider_ref, captured=captured)
+    await publish(tx, _authorized_event(moved), org_id=moved.org_id)
+    if captured:
+        await publish(tx, _captured_event(moved), org_id=moved.org_id)
+    return moved
 
 
 async def to_authorized(tx: Tx, payment: Payment, amount: Money, provider_ref: str | None) -> Payment | None:

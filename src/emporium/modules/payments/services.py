@@ -8,6 +8,7 @@ amount from leaving its bounds even if a rule above were wrong.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from emporium.modules.payments.domain import (
     RefundStatus,
 )
 from emporium.modules.payments.tables import payment, provider_event, refund
-from emporium.platform.db.deferred import DeferredWrite
+from emporium.platform.db.deferred import DeferredWrite, exactly_one_row
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
@@ -236,6 +237,53 @@ async def mark_charged(tx: Tx, payment_id: str, amount: Money, provider_ref: str
     params = {"p_id": payment_id, "p_currency": amount.currency, "p_amount": amount.amount, "p_ref": provider_ref}
     row = (await tx.execute(_MARK_CHARGED, params)).one_or_none()
     return _payment(row) if row is not None else None
+
+
+def _settled_params(moved: list[Payment]) -> dict[str, Any]:
+    (payment_now,) = moved
+    return {
+        "id": payment_now.id,
+        "status": payment_now.status.value,
+        "authorized": payment_now.authorized.amount,
+        "captured": payment_now.captured.amount,
+        "provider_ref": payment_now.provider_ref,
+        "at": payment_now.updated_at,
+        "currency": payment_now.amount.currency,
+    }
+
+
+# The provider's success recorded with the settling transaction's other writes, in its one statement
+# before COMMIT: pending -> authorized, or pending -> captured for automatic capture. The row check
+# makes a payment another writer recorded first roll the transaction back (`RowsMoved`).
+_SETTLE_AT_COMMIT = DeferredWrite[Payment](
+    "payment_settled",
+    """
+    UPDATE payments.payment
+       SET status = :status, authorized_amount = :authorized, captured_amount = :captured,
+           provider_ref = COALESCE(:provider_ref, provider_ref), authorized_at = :at, updated_at = :at
+     WHERE id = :id AND status = 'pending' AND currency = :currency
+    RETURNING 1
+    """,
+    _settled_params,
+    types={"authorized": BigInteger(), "captured": BigInteger(), "at": DateTime(timezone=True)},
+    written=exactly_one_row("the pending payment"),
+)
+
+
+def settle_at_commit(tx: Tx, pending: Payment, amount: Money, provider_ref: str | None, *, captured: bool) -> Payment:
+    """The payment as the provider's success leaves it, written just before COMMIT (see `_SETTLE_AT_COMMIT`)."""
+    now = datetime.now(UTC)
+    moved = replace(
+        pending,
+        status=PaymentStatus.CAPTURED if captured else PaymentStatus.AUTHORIZED,
+        authorized=amount,
+        captured=amount if captured else Money(0, amount.currency),
+        provider_ref=provider_ref if provider_ref is not None else pending.provider_ref,
+        authorized_at=now,
+        updated_at=now,
+    )
+    tx.write_before_commit(_SETTLE_AT_COMMIT, moved)
+    return moved
 
 
 @traced

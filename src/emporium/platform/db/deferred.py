@@ -54,6 +54,22 @@ def _prefixed(sql: str, prefix: str) -> str:
     return _BIND.sub(lambda match: f":{prefix}{match.group(1)}", sql)
 
 
+class RowsMoved(RuntimeError):
+    """A conditional deferred write found its row no longer in the state the caller held (another writer
+    moved it first). Raised at COMMIT, so the transaction rolls back; the caller redoes its work reading
+    the rows as they are now."""
+
+
+def exactly_one_row(what: str) -> Callable[[list[Any], int], None]:
+    """A row check for a conditional write of one row: anything else means another writer moved it."""
+
+    def check(_: list[Any], rows: int) -> None:
+        if rows != 1:
+            raise RowsMoved(f"{what}: {rows} rows matched, expected 1")
+
+    return check
+
+
 _combined: dict[tuple[DeferredWrite[Any], ...], TextClause] = {}
 
 
