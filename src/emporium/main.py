@@ -12,7 +12,6 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-from emporium import cli
 from emporium.config import Config, ConfigError, load_config, metrics_directory
 from emporium.platform.telemetry.logging import configure_logging
 
@@ -41,6 +40,10 @@ def run(argv: Sequence[str] | None = None) -> None:
     config = config_from_environment()
     share_metrics_between_workers(config)
     configure_logging(config.log_level, config.log_format)
+    # Imported only now: the commands import modules that create metrics, and prometheus_client must see
+    # PROMETHEUS_MULTIPROC_DIR before that, or each worker keeps its samples to itself (/metrics empty).
+    from emporium import cli
+
     cli.app(args=list(argv) if argv is not None else None, obj=config, prog_name="emporium")
 
 
