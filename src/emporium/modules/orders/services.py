@@ -57,7 +57,7 @@ def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payme
     )
 
 
-async def record_payment_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment | None:
+async def record_payment_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment:
     return await payments_api.record_success_at_commit(tx, payment, result)
 
 

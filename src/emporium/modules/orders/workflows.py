@@ -185,12 +185,12 @@ async def settle_checkout(
     cancels the order, releases its stock and raises `PaymentDeclined` (402) once
     committed; an unknown outcome changes nothing (recovery settles it later).
     """
-    if order.is_awaiting_payment and payment.is_unresolved:
+    if order.is_awaiting_payment and payment.is_unresolved and result.succeeded:
         try:
             paid = await _settle_success_in_one_statement(db, order, payment, result, claim)
         except RowsMoved:
-            paid = None  # another writer (recovery, a webhook) settled it first: read what it did, below
-        if paid is not None:
+            pass  # another writer (recovery, a webhook) settled it first: read what it did, below
+        else:
             return paid
     async with transaction(db) as tx:
         payment = await store.record_payment(tx, payment, result)
@@ -206,15 +206,13 @@ async def settle_checkout(
 
 async def _settle_success_in_one_statement(
     db: Database, order: Order, payment: Payment, result: AuthorizationResult, claim: IdempotencyClaim | None
-) -> Order | None:
+) -> Order:
     """The common case of tx2, the provider's success, as BEGIN, one statement, COMMIT: every write of it
     (payment, order, events, the stored answer) is deferred, each conditional on the state held, and a
-    row another writer moved first rolls it all back (`RowsMoved`) for the reading path. None: the
-    outcome is not a success (a refusal releases stock, an unknown outcome changes nothing)."""
+    row another writer moved first rolls it all back (`RowsMoved`) for the reading path. A refusal keeps
+    that path: it releases stock; an unknown outcome changes nothing."""
     async with transaction(db) as tx:
         settled_payment = await store.record_payment_success_at_commit(tx, payment, result)
-        if settled_payment is None or not settled_payment.is_settled_ok:
-            return None
         paid = store.move_status_at_commit(tx, order, S.PAID)
         await publish(tx, _paid_event(paid, settled_payment.id), org_id=paid.org_id)
         if claim is not None:

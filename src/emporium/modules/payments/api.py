@@ -91,13 +91,12 @@ async def record_authorization(tx: Tx, payment: Payment, result: AuthorizationRe
     return current
 
 
-async def record_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment | None:
-    """`record_authorization` for the provider's success, written with the transaction's one statement
-    before COMMIT: the payment as it will be, and its events. None for any other outcome (the caller
-    records it with `record_authorization`). If another writer recorded the payment first, the COMMIT
-    raises `RowsMoved` and nothing is written."""
-    if result.outcome not in (AuthorizationOutcome.CAPTURED, AuthorizationOutcome.AUTHORIZED):
-        return None
+async def record_success_at_commit(tx: Tx, payment: Payment, result: AuthorizationResult) -> Payment:
+    """`record_authorization` for the provider's success (`result.succeeded`), written with the transaction's
+    one statement before COMMIT: the payment as it will be, and its events. If another writer recorded the
+    payment first, the COMMIT raises `RowsMoved` and nothing is written."""
+    if not result.succeeded:
+        raise ValueError(f"only a success is recorded at commit, not {result.outcome.value!r}")
     captured = result.outcome is AuthorizationOutcome.CAPTURED
     moved = store.settle_at_commit(tx, payment, result.amount or payment.amount, result.provider_ref, captured=captured)
     await publish(tx, _authorized_event(moved), org_id=moved.org_id)

@@ -284,6 +284,12 @@ class AuthorizationResult:
     amount: Money | None = None  # authorized amount (None when not authorized)
     reason: str | None = None  # decline or failure code
 
+    @property
+    def succeeded(self) -> bool:
+        """The provider authorized the charge (and captured it, with automatic capture): it pays an order."""
+        status = self.outcome.status
+        return status is not None and status.is_settled_ok
+
 
 UNKNOWN_OUTCOME = AuthorizationResult(AuthorizationOutcome.UNKNOWN, None)
 
