@@ -6,8 +6,6 @@ a fresh org, so the tests share nothing else.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +21,7 @@ from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events import store as event_store
 from emporium.platform.events.outbox import envelope_of
+from tests.support.bus import wait_for
 from tests.support.catalog import make_product
 from tests.support.console import navigate, sign_in
 from tests.support.identity import Tenant, bearer, make_tenant, setup_audit
@@ -31,15 +30,6 @@ from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
 SANDBOX = "payments.sandbox_provider"
-
-
-async def _eventually(check: Any, seconds: float = 15.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def test_owner_signs_in_and_sees_its_org_s_overview_with_a_chart(
@@ -58,7 +48,7 @@ async def test_owner_signs_in_and_sees_its_org_s_overview_with_a_chart(
         await page.wait_for_selector("#org-requests")
         return int(await page.inner_text("#org-requests")) >= 3
 
-    assert await _eventually(counted)
+    await wait_for(counted, 15.0, "the console's request to be counted")
     assert await page.locator("#requests-chart polyline").count() == 1
     assert await page.locator("#outbox-backlog").count() == 0  # platform figures are for operators
     cookie = next(c for c in await page.context.cookies() if c["name"] == "emporium_console")
@@ -201,7 +191,7 @@ async def test_the_api_log_pages_through_an_org_s_requests(
         await page.goto("/console/api-logs?route=/v1/orgs/me")
         return await page.locator("tr.request").count() == 20
 
-    assert await _eventually(first_page_full)
+    await wait_for(first_page_full, 15.0, "a full first page of the API log")
     seen = await page.locator("tr.request td.request-id").all_inner_texts()
     await navigate(page, page.locator("#next"))
     seen += await page.locator("tr.request td.request-id").all_inner_texts()

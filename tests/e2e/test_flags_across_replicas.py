@@ -11,9 +11,6 @@ probes have no side effect.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 import pytest
 
@@ -23,22 +20,13 @@ from emporium.platform.auth.principal import OPERATOR_ORG, ActorType, Principal
 from emporium.platform.db.engine import Database
 from emporium.platform.flags import FlagCache, install, uninstall
 from tests.services import configured
+from tests.support.bus import wait_for
 from tests.support.catalog import make_product
 from tests.support.identity import bearer, make_tenant, setup_audit
 from tests.support.orders import key, order_body
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
-
-
-async def _within(seconds: float, check: object) -> bool:
-    deadline = time.monotonic() + seconds
-    while True:
-        if await check():  # type: ignore[operator]
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
 
 
 async def test_a_flag_change_reaches_the_other_replica_within_a_second(
@@ -77,13 +65,13 @@ async def test_a_flag_change_reaches_the_other_replica_within_a_second(
             async def off_here() -> bool:
                 return not here.enabled(SANDBOX_FLAG, shop.org_id)
 
-            assert await _within(1.0, off_here)
+            await wait_for(off_here, 1.0, "the change on this replica")
             assert await server_says(422)
 
             # Changed here: seen by the server.
             me = Principal(OPERATOR_ORG, ActorType.OPERATOR, "opk_test", "operator", frozenset())
             await oversight.clear_flag(db, me, setup_audit(me), SANDBOX_FLAG.name, org_id=shop.org_id)
-            assert await _within(1.0, lambda: server_says(409))
+            await wait_for(lambda: server_says(409), 1.0, "the change on the other replica")
     finally:
         uninstall(here)
         await here.stop()
