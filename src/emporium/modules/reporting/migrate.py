@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from emporium.modules.reporting.tables import SCHEMA
 from emporium.platform.db.engine import async_url
+from emporium.platform.db.migrate import run_alembic
 
 SCRIPT_LOCATION = "emporium.modules.reporting:migrations"
 _LOCK_NAME = "emporium_reporting_migrations"
@@ -60,18 +61,9 @@ def _lock(conn: Connection) -> None:
 
 async def _run(url: str, action: Callable[[Connection, AlembicConfig], Any]) -> Any:
     engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0)
-    mapped = engine.execution_options(schema_translate_map=dict(schema_map(url))) if schema_map(url) else engine
-    try:
-        async with mapped.begin() as conn:
-
-            def run_sync(sync_conn: Connection) -> Any:
-                cfg = alembic_config(url)
-                cfg.attributes["connection"] = sync_conn
-                return action(sync_conn, cfg)
-
-            return await conn.run_sync(run_sync)
-    finally:
-        await engine.dispose()
+    translate = dict(schema_map(url))
+    options = {"schema_translate_map": translate} if translate else None
+    return await run_alembic(engine, lambda: alembic_config(url), action, options=options)
 
 
 async def upgrade(url: str, revision: str = "head") -> None:

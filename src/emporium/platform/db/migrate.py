@@ -8,7 +8,7 @@ several replicas starting at once migrate one after another, not together.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from alembic import command
@@ -16,7 +16,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from emporium.platform.db.engine import asyncpg_url
 
@@ -40,22 +40,33 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+async def run_alembic(
+    engine: AsyncEngine,
+    make_config: Callable[[], AlembicConfig],
+    action: Callable[[Connection, AlembicConfig], Any],
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """Run an Alembic `action` in one transaction on `engine` (with these execution options), handing it the
+    connection through the config; the engine is disposed afterwards. The main schema's migrations and a
+    module's own store (reporting's) both run this way."""
+    target = engine.execution_options(**options) if options else engine
+    try:
+        async with target.begin() as conn:
+
+            def run_sync(sync_conn: Connection) -> Any:
+                cfg = make_config()
+                cfg.attributes["connection"] = sync_conn
+                return action(sync_conn, cfg)
+
+            return await conn.run_sync(run_sync)
+    finally:
+        await engine.dispose()
+
+
 def _with_connection(url: str, action: Callable[[Connection, AlembicConfig], Any]) -> Any:
-    async def run() -> Any:
-        engine = create_async_engine(asyncpg_url(url), pool_size=1, max_overflow=0)
-        try:
-            async with engine.begin() as conn:
-
-                def run_sync(sync_conn: Connection) -> Any:
-                    cfg = alembic_config(url)
-                    cfg.attributes["connection"] = sync_conn
-                    return action(sync_conn, cfg)
-
-                return await conn.run_sync(run_sync)
-        finally:
-            await engine.dispose()
-
-    return run()
+    engine = create_async_engine(asyncpg_url(url), pool_size=1, max_overflow=0)
+    return run_alembic(engine, lambda: alembic_config(url), action)
 
 
 def _locked(step: Callable[[AlembicConfig], None]) -> Callable[[Connection, AlembicConfig], None]:
