@@ -1,5 +1,6 @@
 """Deferred writes (`Tx.write_before_commit`): every kind queued in a transaction goes out as ONE statement
-just before COMMIT; a kind's row check can refuse the commit, and then nothing of any kind is written."""
+just before COMMIT; a kind's row check can refuse the commit, and then nothing of any kind is written. A
+transaction that is only that statement sends it alone, without BEGIN and COMMIT (one round trip)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import asyncpg
 import pytest
 from sqlalchemy import event, text
 
-from emporium.platform.db.deferred import DeferredWrite
-from emporium.platform.db.engine import Database
+from emporium.platform.db.deferred import DeferredWrite, RowCheck
+from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.transaction import transaction
 
 
@@ -29,12 +30,28 @@ def _insert(table: str) -> DeferredWrite[str]:
     )
 
 
-def _refused_when_short(rows_wanted: int) -> Any:
-    def check(_: list[str], rows: int) -> None:
-        if rows < rows_wanted:
-            raise Refused(f"{rows} rows, wanted {rows_wanted}")
+def _picky(table: str) -> DeferredWrite[str]:
+    """Writes every value but 'no', and must write two rows."""
+    return DeferredWrite[str](
+        "picky",
+        f"INSERT INTO public.{table} (v) SELECT x FROM unnest(CAST(:values AS text[])) AS x WHERE x <> 'no' RETURNING 1",
+        lambda items: {"values": items},
+        check=RowCheck(2, lambda rows: Refused(f"{rows} rows, wanted 2")),
+    )
 
-    return check
+
+@pytest.fixture
+async def logged_db(database_url: str) -> AsyncIterator[tuple[Database, list[str]]]:
+    """A database of one pooled connection whose simple queries (BEGIN, COMMIT) are recorded."""
+    database = Database(database_url, PoolSettings(size=1))
+    queries: list[str] = []
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._connection.add_query_logger(lambda logged: queries.append(logged.query))
+
+    event.listen(database.engine.sync_engine, "connect", log_queries)
+    yield database, queries
+    await database.dispose()
 
 
 @pytest.fixture
@@ -75,29 +92,45 @@ async def test_two_kinds_of_deferred_write_go_out_as_one_statement_before_commit
     assert await _rows(pg, tables[1]) == ["b1"]
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["after-a-statement", "alone"])
 async def test_a_refused_row_check_rolls_back_every_kind(
-    db: Database, pg: asyncpg.Connection, tables: tuple[str, str]
+    alone: bool, db: Database, pg: asyncpg.Connection, tables: tuple[str, str]
 ) -> None:
-    a = _insert(tables[0])
-    picky = DeferredWrite[str](
-        "picky",
-        f"INSERT INTO public.{tables[1]} (v) SELECT x FROM unnest(CAST(:values AS text[])) AS x "
-        "WHERE x <> 'no' RETURNING 1",
-        lambda items: {"values": items},
-        written=_refused_when_short(2),
-    )
+    a, picky = _insert(tables[0]), _picky(tables[1])
 
     async def write_all() -> None:
         async with transaction(db) as tx:
-            await tx.execute(text(f"INSERT INTO public.{tables[0]} (v) VALUES ('direct')"))
+            if not alone:
+                await tx.execute(text(f"INSERT INTO public.{tables[0]} (v) VALUES ('direct')"))
             tx.write_before_commit(a, "a1")
             tx.write_before_commit(picky, "yes")
             tx.write_before_commit(picky, "no")
             await tx.commit()
 
-    with pytest.raises(Refused):
-        await write_all()
+    for _ in range(2):  # the first run of a combination goes through SQLAlchemy, later ones to asyncpg directly
+        with pytest.raises(Refused, match="1 rows, wanted 2"):
+            await write_all()
     assert await _rows(pg, tables[0]) == [] and await _rows(pg, tables[1]) == []
+
+
+async def test_a_transaction_of_deferred_writes_only_is_one_statement_without_begin(
+    logged_db: tuple[Database, list[str]], pg: asyncpg.Connection, tables: tuple[str, str]
+) -> None:
+    database, queries = logged_db
+    a, b = _insert(tables[0]), _insert(tables[1])
+    for n in range(2):
+        async with transaction(database) as tx:
+            tx.write_before_commit(a, f"a{n}")
+            tx.write_before_commit(b, f"b{n}")
+            await tx.commit()
+    assert queries == []  # no BEGIN (nor COMMIT): PostgreSQL's implicit transaction of one statement
+    assert await _rows(pg, tables[0]) == ["a0", "a1"] and await _rows(pg, tables[1]) == ["b0", "b1"]
+    async with transaction(database) as tx:  # a statement first: an ordinary transaction
+        await tx.execute(text(f"INSERT INTO public.{tables[0]} (v) VALUES ('direct')"))
+        tx.write_before_commit(b, "b2")
+        await tx.commit()
+    assert queries == ["BEGIN;"], queries  # (asyncpg logs its BEGIN, not its COMMIT)
+    assert await _rows(pg, tables[0]) == ["a0", "a1", "direct"] and await _rows(pg, tables[1]) == ["b0", "b1", "b2"]
 
 
 async def test_nothing_deferred_is_written_on_rollback(

@@ -253,7 +253,7 @@ _MOVE_AT_COMMIT = DeferredWrite[tuple[Order, Order]](
     """,
     _move_params,
     types={"at": DateTime(timezone=True), "version": Integer()},
-    written=exactly_one_row("the order"),
+    check=exactly_one_row("the order"),
 )
 
 

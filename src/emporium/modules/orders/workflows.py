@@ -82,6 +82,10 @@ async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
 
 
 ORDER_ID_PREFIX = "ord"
+# The dispatchers need not wake for a new order's OrderCreated before its payment is settled: the settling
+# transaction, which follows after one provider call, carries the wake-up for both (decision 036). If it
+# never comes (a slow provider, a crash), the wake-up goes out after this long; dispatchers also poll.
+SETTLE_CARRIES_THE_WAKEUP = 0.5
 
 
 def is_order_id(value: str) -> bool:
@@ -131,6 +135,7 @@ async def place_order(
     order_id = new_id(ORDER_ID_PREFIX)
     try:
         async with transaction(db) as tx:
+            tx.wakeups_may_wait(SETTLE_CARRIES_THE_WAKEUP)
             priced = await store.reserve_stock(tx, principal.org_id, spec.lines)
             lines = [
                 OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity)

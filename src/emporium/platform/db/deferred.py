@@ -10,9 +10,11 @@ statement, just before the COMMIT:
 
 Each kind of write is a `DeferredWrite`: its SQL (one data-modifying statement ending in `RETURNING`,
 with `:named` binds, which may start with its own `WITH`), the types of its binds, how its queued
-items become bind values, and optionally what to do with the number of rows it wrote (a conditional
-write, such as a claim, raises there to roll the transaction back). Each write keeps its SQL in the
-module that owns its table; this module only combines them. PostgreSQL runs every CTE of the
+items become bind values, optionally a `RowCheck` (the number of rows a conditional write must write,
+checked by PostgreSQL inside the statement: a mismatch fails the statement, so nothing of any kind is
+written, and the caller gets the check's exception), and optionally what to do with the number of rows
+it wrote once the statement succeeded. Each write keeps its SQL in the module that owns its table; this
+module only combines them. PostgreSQL runs every CTE of the
 statement against the same snapshot and to completion; no two of them may write the same row, which
 holds because each kind writes its own table.
 """
@@ -41,7 +43,10 @@ class DeferredWrite(Generic[T]):
     sql: str
     params: Callable[[list[T]], Mapping[str, Any]]
     types: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
-    # Called with the items and the number of rows the statement returned, after it ran, before COMMIT.
+    # Checked inside the statement (see `RowCheck`): a mismatch fails it, so nothing is written.
+    check: RowCheck | None = None
+    # Called with the items and the number of rows written, once the statement succeeded (not a check:
+    # in a transaction of this one statement, the rows are already committed when it runs).
     written: Callable[[list[T], int], None] | None = None
 
     def __post_init__(self) -> None:
@@ -56,41 +61,74 @@ def _prefixed(sql: str, prefix: str) -> str:
 
 class RowsMoved(RuntimeError):
     """A conditional deferred write found its row no longer in the state the caller held (another writer
-    moved it first). Raised at COMMIT, so the transaction rolls back; the caller redoes its work reading
-    the rows as they are now."""
+    moved it first). Raised at COMMIT, so nothing of the transaction is written; the caller redoes its
+    work reading the rows as they are now."""
 
 
-def exactly_one_row(what: str) -> Callable[[list[Any], int], None]:
+# The SQLSTATE `platform.deferred_write_check` raises (migration 0013); its DETAIL names the CTE (`w2`).
+ROW_CHECK_SQLSTATE = "EM409"
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """How many rows a conditional deferred write must write, and what the caller gets otherwise.
+
+    Checked by PostgreSQL, in the combined statement itself (`platform.deferred_write_check` raises):
+    the statement fails, so no kind is written, also when the statement is the whole transaction."""
+
+    rows: int
+    refusal: Callable[[int], Exception]  # called with the number of rows written instead
+
+
+def exactly_one_row(what: str) -> RowCheck:
     """A row check for a conditional write of one row: anything else means another writer moved it."""
-
-    def check(_: list[Any], rows: int) -> None:
-        if rows != 1:
-            raise RowsMoved(f"{what}: {rows} rows matched, expected 1")
-
-    return check
+    return RowCheck(1, lambda rows: RowsMoved(f"{what}: {rows} rows matched, expected 1"))
 
 
-_combined: dict[tuple[DeferredWrite[Any], ...], TextClause] = {}
+_combined: dict[tuple[tuple[DeferredWrite[Any], ...], bool], TextClause] = {}
+NOTIFY_BIND = "notify_channels"
+_NOTIFY_COLUMN = "(SELECT count(pg_notify(c, '')) FROM unnest(CAST(:notify_channels AS text[])) AS c) AS woken"
 
 
-def combined_statement(writes: Sequence[DeferredWrite[Any]]) -> TextClause:
-    """The one statement for these kinds of write, in this order (built once per combination)."""
-    key = tuple(writes)
+def combined_statement(writes: Sequence[DeferredWrite[Any]], *, notify: bool = False) -> TextClause:
+    """The one statement for these kinds of write, in this order (built once per combination). With
+    `notify`, it also NOTIFYs the channels bound as `notify_channels` (an extra last column)."""
+    key = (tuple(writes), notify)
     found = _combined.get(key)
     if found is not None:
         return found
     ctes: list[str] = []
     binds: list[BindParameter[Any]] = []
+    columns: list[str] = []
     for n, write in enumerate(writes):
         prefix = f"w{n}_"
         ctes.append(f"w{n} AS ({_prefixed(write.sql, prefix)})")
         binds.extend(bindparam(prefix + name, type_=type_) for name, type_ in write.types.items())
-    counts = ", ".join(f"(SELECT count(*) FROM w{n}) AS w{n}" for n in range(len(writes)))  # noqa: S608
-    statement = text(f"WITH {', '.join(ctes)} SELECT {counts}")
+        count = f"(SELECT count(*) FROM w{n})"  # noqa: S608 (constant SQL)
+        if write.check is not None:
+            count = f"platform.deferred_write_check({count}, {write.check.rows}, 'w{n}')"
+        columns.append(f"{count} AS w{n}")
+    if notify:
+        columns.append(_NOTIFY_COLUMN)
+    statement = text(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}")
     if binds:
         statement = statement.bindparams(*binds)
     _combined[key] = statement
     return statement
+
+
+def refusal_of(error: BaseException, writes: Sequence[DeferredWrite[Any]]) -> Exception | None:
+    """The row check's exception when `error` is `platform.deferred_write_check` refusing one of `writes`."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) != ROW_CHECK_SQLSTATE:
+        return None
+    detail = getattr(getattr(orig, "__cause__", None), "detail", None) or ""
+    name, _, rows = detail.partition(":")
+    index = int(name[1:]) if name[1:].isdigit() else -1
+    check = writes[index].check if 0 <= index < len(writes) else None
+    if check is None:
+        return None
+    return check.refusal(int(rows) if rows.isdigit() else -1)
 
 
 def combined_params(queued: Mapping[DeferredWrite[Any], list[Any]]) -> dict[str, Any]:

@@ -75,12 +75,15 @@ def _forget(key: int) -> Callable[[object], None]:
     return forget
 
 
-def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
+def _plan(statement: Executable, dialect: Dialect, *, kept: bool = False) -> _Plan | None:
+    """The statement's plan from its second execution on (or its first, when the caller says it is `kept`:
+    built once and reused, like the deferred writes' combined statements)."""
     key = id(statement)
     entry = _plans.get(key)
     if entry is None or entry[0]() is not statement:
-        _plans[key] = (weakref.ref(statement, _forget(key)), None)  # seen once: SQLAlchemy runs it
-        return None
+        entry = _plans[key] = (weakref.ref(statement, _forget(key)), None)  # seen once: SQLAlchemy runs it
+        if not kept:
+            return None
     found = entry[1]
     if found is None:
         found = _compile(statement, dialect)
@@ -266,12 +269,21 @@ async def driver_of(conn: AsyncConnection) -> Driver:
 
 
 async def execute(
-    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None, driver: Driver | None = None
+    conn: AsyncConnection,
+    statement: Executable,
+    params: Mapping[str, Any] | None,
+    driver: Driver | None = None,
+    *,
+    alone: bool = False,
 ) -> Result | None:
-    """Run `statement` on asyncpg directly when it is one of the repeated ones; None: run it through SQLAlchemy."""
+    """Run `statement` on asyncpg directly when it is one of the repeated ones; None: run it through SQLAlchemy.
+
+    `alone`: the statement is the whole transaction (nothing ran before it, nothing will after): it runs
+    without BEGIN, as PostgreSQL's implicit transaction of one statement, which commits when it succeeds
+    and writes nothing when it fails. One round trip instead of three (BEGIN, statement, COMMIT)."""
     if not eligible(conn):
         return None
-    plan = _plan(statement, conn.dialect)
+    plan = _plan(statement, conn.dialect, kept=alone)
     if plan is None:
         return None
     values = params or {}
@@ -280,7 +292,7 @@ async def execute(
         driver = await driver_of(conn)
     adapted, raw = driver
     try:
-        if adapted._transaction is None:  # SQLAlchemy begins lazily, at the first statement: so do we
+        if adapted._transaction is None and not alone:  # SQLAlchemy begins lazily, at the first statement
             await adapted._start_transaction()
         statements = _prepared.setdefault(raw, {})
         prepared = statements.get(plan.sql)

@@ -18,6 +18,7 @@ from typing import Literal
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from emporium.platform.db import fast
 from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.db.notify import CommitNotifier
 from emporium.platform.db.tx import Tx
@@ -40,18 +41,33 @@ class DatabaseUnavailable(Unavailable):
 
 
 class Transaction(Tx):
-    __slots__ = ("_notifier",)
+    __slots__ = ("_isolated", "_notifier", "_wake_within")
 
-    def __init__(self, conn: AsyncConnection, notifier: CommitNotifier) -> None:
+    def __init__(self, conn: AsyncConnection, notifier: CommitNotifier, *, isolated: bool = False) -> None:
         super().__init__(conn)
         self._notifier = notifier
+        self._isolated = isolated
+        self._wake_within: float | None = None
+
+    def wakeups_may_wait(self, seconds: float) -> None:
+        """The listeners need not be woken for this transaction's writes before `seconds` have passed: for a
+        transaction another one of the same flow soon follows (checkout's first), whose wake-up serves both."""
+        self._wake_within = seconds
 
     async def commit(self) -> None:
-        await self._flush_deferred()
+        channels = self._notify
+        inline = None
+        if channels and self._deferred and self._wake_within is None:
+            inline = self._notifier.inline(channels)
+        # Nothing ran yet and only the deferred writes' statement is left: it is the whole transaction.
+        alone = not self._executed and not self._before_commit and not self._isolated and fast.eligible(self._conn)
+        await self._flush_deferred(notify=inline.channels if inline else None, alone=alone)
         self._open = False
         await self._conn.commit()
-        if self._notify:
-            self._notifier.request(self._notify)
+        if inline is not None:
+            self._notifier.carried(inline)
+        elif channels:
+            self._notifier.request(channels, within=self._wake_within)
 
     async def _rollback_unless_committed(self) -> None:
         if self._open:
@@ -74,7 +90,7 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
         await conn.begin()
-        tx = Transaction(conn, db.notifier)
+        tx = Transaction(conn, db.notifier, isolated=isolation is not None)
         try:
             yield tx
         finally:

@@ -12,11 +12,18 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from emporium.platform.db import fast
-from emporium.platform.db.deferred import DeferredWrite, combined_params, combined_statement
+from emporium.platform.db.deferred import (
+    NOTIFY_BIND,
+    DeferredWrite,
+    combined_params,
+    combined_statement,
+    refusal_of,
+)
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 BeforeCommit = Callable[["Tx"], Awaitable[None]]
@@ -28,11 +35,12 @@ class TransactionClosed(RuntimeError):
 
 
 class Tx:
-    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_notify", "_open", "_seen")
+    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_executed", "_notify", "_open", "_seen")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._open = True
+        self._executed = False  # a statement has run: the transaction is open on the server
         self._notify: set[str] | None = None
         self._seen: set[Hashable] | None = None
         self._deferred: dict[DeferredWrite[Any], list[Any]] | None = None
@@ -43,6 +51,7 @@ class Tx:
         """Run one statement; a list of parameter mappings runs it as executemany."""
         if not self._open:
             raise TransactionClosed("the transaction has ended; open a new one in the workflow")
+        self._executed = True
         if not isinstance(params, Sequence) and fast.eligible(self._conn):  # a repeated statement: to asyncpg directly
             if self._driver is None:
                 self._driver = await fast.driver_of(self._conn)
@@ -79,17 +88,39 @@ class Tx:
             self._before_commit = []
         self._before_commit.append(hook)
 
-    async def _flush_deferred(self) -> None:
+    async def _flush_deferred(self, *, notify: Sequence[str] | None = None, alone: bool = False) -> None:
+        """Send the deferred writes' one statement (NOTIFYing `notify` in it); `alone`: as the whole
+        transaction, without BEGIN (see `fast.execute`), when nothing else ran or will run in it."""
         if self._deferred:
             queued, self._deferred = self._deferred, None
-            counts = (await self.execute(combined_statement(list(queued)), combined_params(queued))).one()
-            for (write, items), count in zip(queued.items(), counts, strict=True):
+            writes = list(queued)
+            statement = combined_statement(writes, notify=notify is not None)
+            params = combined_params(queued)
+            if notify is not None:
+                params[NOTIFY_BIND] = list(notify)
+            try:
+                counts = (await self._run_deferred(statement, params, alone=alone)).one()
+            except sa_exc.DBAPIError as error:
+                refused = refusal_of(error, writes)
+                if refused is None:
+                    raise
+                raise refused from None
+            for (write, items), count in zip(queued.items(), counts, strict=False):
                 if write.written is not None:
                     write.written(items, int(count))
         if self._deferred:
             raise RuntimeError("a deferred write was queued while the deferred writes were being sent")
         for hook in self._before_commit or ():
             await hook(self)
+
+    async def _run_deferred(self, statement: Executable, params: dict[str, Any], *, alone: bool) -> Any:
+        if alone:
+            if self._driver is None:
+                self._driver = await fast.driver_of(self._conn)
+            result = await fast.execute(self._conn, statement, params, self._driver, alone=True)
+            if result is not None:
+                return result
+        return await self.execute(statement, params)  # an ordinary transaction's statement
 
     def first_time(self, key: Hashable) -> bool:
         """True the first time `key` is passed in this transaction: for work needed once per transaction

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Interval, LargeBinary, SmallInteger, Text, bindparam, delete, func, select, text
 from sqlalchemy.types import TypeEngine
 
-from emporium.platform.db.deferred import DeferredWrite
+from emporium.platform.db.deferred import DeferredWrite, RowCheck
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict
 from emporium.platform.idempotency.tables import idempotency_key
@@ -91,13 +91,12 @@ def _claim_params(claims: list[tuple[IdempotencyClaim, str | None]]) -> dict[str
     }
 
 
-def _claimed(_: list[tuple[IdempotencyClaim, str | None]], rows: int) -> None:
-    if rows == 0:
-        raise KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later")
+def _held_by_another(_: int) -> KeyAlreadyClaimed:
+    return KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later")
 
 
 _CLAIM = DeferredWrite[tuple[IdempotencyClaim, str | None]](
-    "idempotency_claim", _CLAIM_SQL, _claim_params, _CLAIM_TYPES, _claimed
+    "idempotency_claim", _CLAIM_SQL, _claim_params, _CLAIM_TYPES, check=RowCheck(1, _held_by_another)
 )
 _CLAIM_NOW = text(_CLAIM_SQL).bindparams(bindparam("retention", type_=Interval()))
 
@@ -130,7 +129,7 @@ def _answered(answers: list[tuple[IdempotencyClaim, StoredAnswer]], rows: int) -
 
 
 _ANSWER = DeferredWrite[tuple[IdempotencyClaim, StoredAnswer]](
-    "idempotency_answer", _COMPLETE_SQL, _answer_params, _COMPLETE_TYPES, _answered
+    "idempotency_answer", _COMPLETE_SQL, _answer_params, _COMPLETE_TYPES, written=_answered
 )
 _COMPLETE = text(_COMPLETE_SQL).bindparams(*(bindparam(n, type_=t) for n, t in _COMPLETE_TYPES.items()))
 

@@ -243,7 +243,7 @@ _SETTLE_AT_COMMIT = DeferredWrite[Payment](
     """,
     _settled_params,
     types={"authorized": BigInteger(), "captured": BigInteger(), "at": DateTime(timezone=True)},
-    written=exactly_one_row("the pending payment"),
+    check=exactly_one_row("the pending payment"),
 )
 
 
