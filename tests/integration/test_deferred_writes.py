@@ -34,7 +34,8 @@ def _picky(table: str) -> DeferredWrite[str]:
     """Writes every value but 'no', and must write two rows."""
     return DeferredWrite[str](
         "picky",
-        f"INSERT INTO public.{table} (v) SELECT x FROM unnest(CAST(:values AS text[])) AS x WHERE x <> 'no' RETURNING 1",
+        f"INSERT INTO public.{table} (v) SELECT x FROM unnest(CAST(:values AS text[])) AS x "
+        "WHERE x <> 'no' RETURNING 1",
         lambda items: {"values": items},
         check=RowCheck(2, lambda rows: Refused(f"{rows} rows, wanted 2")),
     )
