@@ -263,9 +263,28 @@ Driver = tuple[Any, asyncpg.Connection]  # SQLAlchemy's adapter of the connectio
 
 
 async def driver_of(conn: AsyncConnection) -> Driver:
-    """The pooled connection's driver objects (a transaction asks once, not per statement)."""
-    adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+    """The pooled connection's driver objects (a transaction asks once, not per statement). Read from the
+    checked-out connection directly when it is there: asking SQLAlchemy costs a trip through its greenlet."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        adapted: Any = sync.connection.dbapi_connection
+    else:
+        adapted = (await conn.get_raw_connection()).dbapi_connection
     return adapted, adapted._connection
+
+
+async def end(conn: AsyncConnection, driver: Driver, *, commit: bool) -> None:
+    """COMMIT (or ROLLBACK) the transaction this module began on the driver, if one is open: for a
+    transaction SQLAlchemy never began itself (every statement came here), so ending it on the driver
+    directly saves SQLAlchemy's greenlet trip. SQLAlchemy's errors, as `execute` raises them."""
+    adapted, _ = driver
+    transaction = adapted._transaction
+    if transaction is None:
+        return
+    try:
+        await adapted._call_and_discard(transaction.commit if commit else transaction.rollback)
+    except Exception as error:
+        raise await _as_sqlalchemy_error(conn, adapted, error, "COMMIT" if commit else "ROLLBACK", None) from error
 
 
 async def execute(

@@ -63,7 +63,7 @@ class Transaction(Tx):
         alone = not self._executed and not self._before_commit and not self._isolated and fast.eligible(self._conn)
         await self._flush_deferred(notify=inline.channels if inline else None, alone=alone)
         self._open = False
-        await self._conn.commit()
+        await self._end(commit=True)
         if inline is not None:
             self._notifier.carried(inline)
         elif channels:
@@ -72,7 +72,13 @@ class Transaction(Tx):
     async def _rollback_unless_committed(self) -> None:
         if self._open:
             self._open = False
-            await self._conn.rollback()
+            await self._end(commit=False)
+
+    async def _end(self, *, commit: bool) -> None:
+        if self._conn.in_transaction():  # SQLAlchemy began it (a statement on its path, an isolation level)
+            await (self._conn.commit() if commit else self._conn.rollback())
+        elif self._driver is not None:  # only statements straight to asyncpg: end it there
+            await fast.end(self._conn, self._driver, commit=commit)
 
 
 @asynccontextmanager
@@ -89,7 +95,11 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
     try:
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
-        await conn.begin()
+            await conn.begin()
+        elif not fast.eligible(conn):
+            await conn.begin()
+        # Else nothing yet: the first statement begins the transaction (the driver's BEGIN goes out with it,
+        # whichever path it takes), and one that is only its deferred writes needs no BEGIN at all.
         tx = Transaction(conn, db.notifier, isolated=isolation is not None)
         try:
             yield tx

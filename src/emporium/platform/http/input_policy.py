@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -70,19 +71,32 @@ def _walk(document: Any) -> Iterator[tuple[tuple[str | int, ...], Any, int]]:
 
 def check_json_document(document: Any) -> None:
     for path, value, depth in _walk(document):
-        field = _json_path(path)
         if depth > MAX_JSON_DEPTH:
-            raise _invalid(field, "too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels")
+            raise _invalid(_json_path(path), "too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels")
         if isinstance(value, str):
             reason = unstorable_text(value)
             if reason is not None:
-                raise _invalid(field, "unstorable_text", reason)
+                raise _invalid(_json_path(path), "unstorable_text", reason)
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
-            raise _invalid(field, "int64_range", f"integers must be from {INT64_MIN} to {INT64_MAX}")
+            raise _invalid(_json_path(path), "int64_range", f"integers must be from {INT64_MIN} to {INT64_MAX}")
         elif isinstance(value, float) and not (math.isfinite(value) and INT64_MIN <= value <= INT64_MAX):
-            raise _invalid(field, "number_range", f"numbers must be finite and from {INT64_MIN} to {INT64_MAX}")
+            raise _invalid(
+                _json_path(path), "number_range", f"numbers must be finite and from {INT64_MIN} to {INT64_MAX}"
+            )
+
+
+# What a body must contain for `check_json_document` to have anything to find: an escape (`\u0000`, an
+# escaped surrogate), a raw surrogate (the parser decodes with surrogatepass: UTF-8 lead byte 0xED), 19
+# digits in a row (every integer outside int64 has them), or an exponent (a float such as 1e400).
+_WORTH_A_WALK = re.compile(rb"\\u|\xed|\d{19}|\d[eE]")
+
+
+def needs_document_check(body: bytes) -> bool:
+    """False when the parsed body cannot break a rule of `check_json_document` (most bodies): the walk over
+    every value is skipped. Conservative: True is only a reason to look."""
+    return body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH or _WORTH_A_WALK.search(body) is not None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -103,7 +117,8 @@ def check_json_body(body: bytes, *, structure: bool = True) -> None:
         position = f" at character {error.pos}" if isinstance(error, json.JSONDecodeError) else ""
         raise _Refused(400, "malformed_json", "The body is not valid JSON", f"the body is not valid JSON{position}: "
                        f"{getattr(error, 'msg', 'it is not UTF-8')}", []) from None  # fmt: skip
-    check_json_document(document)
+    if needs_document_check(body):
+        check_json_document(document)
 
 
 def check_query(raw: bytes) -> None:
