@@ -150,14 +150,6 @@ async def list_adjustments(
 # --- stock moves for checkout (used through catalog.api) ----------------------------------------
 
 
-def _wanted(lines: Sequence[StockLine]) -> tuple[str, dict[str, Any]]:
-    values = ", ".join(f"(CAST(:s{i} AS text), CAST(:q{i} AS integer))" for i in range(len(lines)))
-    params: dict[str, Any] = {}
-    for i, line in enumerate(lines):
-        params[f"s{i}"], params[f"q{i}"] = line.sku, line.quantity
-    return values, params
-
-
 @dataclass(frozen=True, slots=True)
 class ReservedLine:
     """A wanted line as the reserving statement found it: its product on sale (else None) and its stock."""
@@ -169,6 +161,37 @@ class ReservedLine:
     reserved: bool
 
 
+# Built once (the lines come in as two arrays), so it runs as a prepared statement on asyncpg directly.
+_RESERVE = text(
+    """
+    WITH wanted(sku, qty) AS (SELECT * FROM unnest(CAST(:skus AS text[]), CAST(:qtys AS integer[]))),
+    locked AS (
+        SELECT p.id AS product_id, p.sku, p.name, p.price_amount, p.price_currency,
+               i.on_hand - i.reserved AS available, w.qty
+          FROM wanted w
+          JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL AND p.active
+          JOIN catalog.inventory i ON i.product_id = p.id
+         ORDER BY p.sku
+           FOR UPDATE OF i
+    ),
+    verdict AS (
+        SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(available >= qty), false) AS ok
+          FROM locked
+    ),
+    moved AS (
+        UPDATE catalog.inventory i
+           SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
+          FROM locked l, verdict
+         WHERE i.product_id = l.product_id AND verdict.ok AND i.on_hand - i.reserved >= l.qty
+        RETURNING i.product_id
+    )
+    SELECT w.sku, w.qty, l.product_id, l.name, l.price_amount, l.price_currency, l.available,
+           l.product_id IN (SELECT product_id FROM moved) AS reserved
+      FROM wanted w LEFT JOIN locked l ON l.sku = w.sku
+    """
+)
+
+
 @traced
 async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[ReservedLine]:
     """Reserve every line or none, and price them, in one statement: rows locked in SKU order.
@@ -178,36 +201,8 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[Reser
     while we waited), and the CHECK would then refuse the write with an error instead of a "short".
     A partial reservation is reported as such; the caller's transaction must then roll back.
     """
-    values, params = _wanted(lines)
-    statement = text(
-        f"""
-        WITH wanted(sku, qty) AS (VALUES {values}),
-        locked AS (
-            SELECT p.id AS product_id, p.sku, p.name, p.price_amount, p.price_currency,
-                   i.on_hand - i.reserved AS available, w.qty
-              FROM wanted w
-              JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL AND p.active
-              JOIN catalog.inventory i ON i.product_id = p.id
-             ORDER BY p.sku
-               FOR UPDATE OF i
-        ),
-        verdict AS (
-            SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(available >= qty), false) AS ok
-              FROM locked
-        ),
-        moved AS (
-            UPDATE catalog.inventory i
-               SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
-              FROM locked l, verdict
-             WHERE i.product_id = l.product_id AND verdict.ok AND i.on_hand - i.reserved >= l.qty
-            RETURNING i.product_id
-        )
-        SELECT w.sku, w.qty, l.product_id, l.name, l.price_amount, l.price_currency, l.available,
-               l.product_id IN (SELECT product_id FROM moved) AS reserved
-          FROM wanted w LEFT JOIN locked l ON l.sku = w.sku
-        """  # noqa: S608 (only bind-parameter placeholders are interpolated)
-    )
-    rows = (await tx.execute(statement, {**params, "org": org_id})).all()
+    params = {"org": org_id, "skus": [line.sku for line in lines], "qtys": [line.quantity for line in lines]}
+    rows = (await tx.execute(_RESERVE, params)).all()
     return [
         ReservedLine(
             r.sku,
@@ -220,33 +215,36 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[Reser
     ]
 
 
+_MOVE = text(
+    """
+    WITH wanted(sku, qty) AS (SELECT * FROM unnest(CAST(:skus AS text[]), CAST(:qtys AS integer[]))),
+    locked AS (
+        SELECT i.product_id, i.reserved, w.qty
+          FROM wanted w
+          JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL
+          JOIN catalog.inventory i ON i.product_id = p.id
+         ORDER BY p.sku
+           FOR UPDATE OF i
+    ),
+    verdict AS (
+        SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(reserved >= qty), false) AS ok
+          FROM locked
+    )
+    UPDATE catalog.inventory i
+       SET reserved = i.reserved - l.qty, on_hand = i.on_hand + CAST(:sign AS integer) * l.qty,
+           version = i.version + 1, updated_at = now()
+      FROM locked l, verdict
+     WHERE i.product_id = l.product_id AND verdict.ok AND i.reserved >= l.qty
+    RETURNING i.product_id
+    """
+)
+
+
 async def _move(tx: Tx, org_id: str, lines: Sequence[StockLine], on_hand_sign: int) -> bool:
     """Release (on_hand unchanged) or commit (on_hand and reserved both drop) reserved units, in SKU order."""
-    values, params = _wanted(lines)
-    statement = text(
-        f"""
-        WITH wanted(sku, qty) AS (VALUES {values}),
-        locked AS (
-            SELECT i.product_id, i.reserved, w.qty
-              FROM wanted w
-              JOIN catalog.product p ON p.org_id = :org AND p.sku = w.sku AND p.deleted_at IS NULL
-              JOIN catalog.inventory i ON i.product_id = p.id
-             ORDER BY p.sku
-               FOR UPDATE OF i
-        ),
-        verdict AS (
-            SELECT count(*) = (SELECT count(*) FROM wanted) AND coalesce(bool_and(reserved >= qty), false) AS ok
-              FROM locked
-        )
-        UPDATE catalog.inventory i
-           SET reserved = i.reserved - l.qty, on_hand = i.on_hand + :sign * l.qty,
-               version = i.version + 1, updated_at = now()
-          FROM locked l, verdict
-         WHERE i.product_id = l.product_id AND verdict.ok AND i.reserved >= l.qty
-        RETURNING i.product_id
-        """  # noqa: S608 (only bind-parameter placeholders are interpolated)
-    )
-    moved = (await tx.execute(statement, {**params, "org": org_id, "sign": on_hand_sign})).all()
+    params = {"org": org_id, "sign": on_hand_sign, "skus": [line.sku for line in lines],
+              "qtys": [line.quantity for line in lines]}  # fmt: skip
+    moved = (await tx.execute(_MOVE, params)).all()
     return len(moved) == len(lines)
 
 

@@ -259,7 +259,8 @@ def eligible(conn: AsyncConnection) -> bool:
     return conn.dialect.driver == "asyncpg" and not conn.sync_engine.dispatch.before_cursor_execute
 
 
-Driver = tuple[Any, asyncpg.Connection]  # SQLAlchemy's adapter of the connection, and asyncpg's connection
+# SQLAlchemy's adapter of the connection, asyncpg's connection, and the dialect statements compile for.
+Driver = tuple[Any, asyncpg.Connection, Dialect]
 
 
 async def driver_of(conn: AsyncConnection) -> Driver:
@@ -270,14 +271,14 @@ async def driver_of(conn: AsyncConnection) -> Driver:
         adapted: Any = sync.connection.dbapi_connection
     else:
         adapted = (await conn.get_raw_connection()).dbapi_connection
-    return adapted, adapted._connection
+    return adapted, adapted._connection, conn.dialect
 
 
 async def end(conn: AsyncConnection, driver: Driver, *, commit: bool) -> None:
     """COMMIT (or ROLLBACK) the transaction this module began on the driver, if one is open: for a
     transaction SQLAlchemy never began itself (every statement came here), so ending it on the driver
     directly saves SQLAlchemy's greenlet trip. SQLAlchemy's errors, as `execute` raises them."""
-    adapted, _ = driver
+    adapted = driver[0]
     transaction = adapted._transaction
     if transaction is None:
         return
@@ -299,17 +300,18 @@ async def execute(
 
     `alone`: the statement is the whole transaction (nothing ran before it, nothing will after): it runs
     without BEGIN, as PostgreSQL's implicit transaction of one statement, which commits when it succeeds
-    and writes nothing when it fails. One round trip instead of three (BEGIN, statement, COMMIT)."""
-    if not eligible(conn):
-        return None
-    plan = _plan(statement, conn.dialect, kept=alone)
+    and writes nothing when it fails. One round trip instead of three (BEGIN, statement, COMMIT).
+    A caller passing `driver` has checked `eligible(conn)`."""
+    if driver is None:
+        if not eligible(conn):
+            return None
+        driver = await driver_of(conn)
+    adapted, raw, dialect = driver
+    plan = _plan(statement, dialect, kept=alone)
     if plan is None:
         return None
     values = params or {}
     args = [bind.of(values) for bind in plan.binds]
-    if driver is None:
-        driver = await driver_of(conn)
-    adapted, raw = driver
     try:
         if adapted._transaction is None and not alone:  # SQLAlchemy begins lazily, at the first statement
             await adapted._start_transaction()

@@ -60,7 +60,7 @@ class Transaction(Tx):
         if channels and self._deferred and self._wake_within is None:
             inline = self._notifier.inline(channels)
         # Nothing ran yet and only the deferred writes' statement is left: it is the whole transaction.
-        alone = not self._executed and not self._before_commit and not self._isolated and fast.eligible(self._conn)
+        alone = not self._executed and not self._before_commit and not self._isolated and self.on_asyncpg
         await self._flush_deferred(notify=inline.channels if inline else None, alone=alone)
         self._open = False
         await self._end(commit=True)

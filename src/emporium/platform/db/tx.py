@@ -35,12 +35,13 @@ class TransactionClosed(RuntimeError):
 
 
 class Tx:
-    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_executed", "_notify", "_open", "_seen")
+    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_executed", "_fast", "_notify", "_open", "_seen")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._open = True
         self._executed = False  # a statement has run: the transaction is open on the server
+        self._fast: bool | None = None
         self._notify: set[str] | None = None
         self._seen: set[Hashable] | None = None
         self._deferred: dict[DeferredWrite[Any], list[Any]] | None = None
@@ -52,13 +53,20 @@ class Tx:
         if not self._open:
             raise TransactionClosed("the transaction has ended; open a new one in the workflow")
         self._executed = True
-        if not isinstance(params, Sequence) and fast.eligible(self._conn):  # a repeated statement: to asyncpg directly
+        if not isinstance(params, Sequence) and self.on_asyncpg:  # a repeated statement: to asyncpg directly
             if self._driver is None:
                 self._driver = await fast.driver_of(self._conn)
             result = await fast.execute(self._conn, statement, params, self._driver)
             if result is not None:
                 return result  # type: ignore[return-value]
         return await self._conn.execute(statement, params)
+
+    @property
+    def on_asyncpg(self) -> bool:
+        """Whether repeated statements may go to asyncpg directly (`fast.eligible`), asked once per transaction."""
+        if self._fast is None:
+            self._fast = fast.eligible(self._conn)
+        return self._fast
 
     async def scalar(self, statement: Executable, params: Params = None) -> Any:
         result = await self.execute(statement, params)

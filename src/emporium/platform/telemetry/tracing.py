@@ -137,11 +137,28 @@ def _fail(span: Span, error: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, type(error).__name__))
 
 
+class _InjectedOnce:
+    """The last context's carrier: a request publishing several events asks several times in one
+    OpenTelemetry context (contexts are immutable: the same object has the same span and baggage)."""
+
+    def __init__(self) -> None:
+        self.context: context.Context | None = None
+        self.carrier: dict[str, str] = {}
+
+    def of(self, current: context.Context) -> dict[str, str]:
+        if current is not self.context:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier, context=current)
+            self.context, self.carrier = current, carrier
+        return dict(self.carrier)
+
+
+_injected = _InjectedOnce()
+
+
 def current_trace_context() -> dict[str, str]:
     """The W3C `traceparent`/`tracestate` of the current span, to store with an outbox event."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
+    return _injected.of(context.get_current())
 
 
 def context_from(carrier: Mapping[str, str]) -> context.Context:
