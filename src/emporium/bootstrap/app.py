@@ -164,6 +164,9 @@ def create_app(
         docs_url=None,  # served by mount_docs from packaged assets, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        # The request's span is RequestSpanMiddleware's (decisions 011, 020, 036): FastAPI's own would be a
+        # second server span per request (and its cost on every request, exporter or not).
+        telemetry={"tracing": False},
     )
     app.state.runtime = None
     app.state.database = None

@@ -35,7 +35,7 @@ from emporium.modules.payments.domain import (
     ProviderTimeout,
 )
 from emporium.modules.payments.tables import sandbox_ledger as ledger
-from emporium.platform.db import fast, standalone
+from emporium.platform.db import standalone
 from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.ids import new_id
 from emporium.platform.money import Money
@@ -67,21 +67,22 @@ class SandboxProvider:
         self._webhook_secret = webhook_secret
 
     @asynccontextmanager
-    async def _ledger(self, *, autocommit: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _ledger_errors(self) -> AsyncIterator[None]:
         """The sandbox stands in for a remote provider: losing its database mid-call is a dropped
-        connection to the provider, so the outcome is unknown (`ProviderTimeout`), never a crash.
-        A one-statement operation runs in autocommit: one round trip, no BEGIN/COMMIT."""
+        connection to the provider, so the outcome is unknown (`ProviderTimeout`), never a crash."""
         try:
-            if autocommit:
-                async with standalone.autocommit(self._db) as conn:
-                    yield conn
-                return
-            async with standalone.transaction(self._db) as conn:
-                yield conn
+            yield
         except Exception as error:
             if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
                 raise ProviderTimeout(f"the sandbox is unreachable ({type(error).__name__})") from error
             raise
+
+    @asynccontextmanager
+    async def _ledger(self) -> AsyncIterator[AsyncConnection]:
+        """Several statements of one operation, in one transaction (a one-statement operation uses
+        `standalone.one_statement`: one round trip, no BEGIN/COMMIT)."""
+        async with self._ledger_errors(), standalone.transaction(self._db) as conn:
+            yield conn
 
     # --- money-moving calls -----------------------------------------------------------------------
 
@@ -115,8 +116,8 @@ class SandboxProvider:
             "token": card_token,
             "capture": capture,
         }
-        async with self._ledger(autocommit=True) as conn:
-            row = (await fast.run(conn, _AUTHORIZE, params)).one_or_none()
+        async with self._ledger_errors():
+            row = (await standalone.one_statement(self._db, _AUTHORIZE, params)).one_or_none()
         if row is None:  # pragma: no cover - a twin call with this key committed after our snapshot
             raise ProviderTimeout("sandbox ledger race")
         if (row.amount, row.currency, row.card_token) != (amount.amount, amount.currency, card_token):
