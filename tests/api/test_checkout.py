@@ -205,6 +205,7 @@ async def test_a_declined_card_cancels_the_order_and_releases_stock(
     body = order_body((str(product["sku"]), 2), token="tok_decline")
     declined = await place(app_client, tenant.storefront_key, body, idem)
     problem = assert_problem(declined, 402, "payment_declined")
+    assert "did not go through: the card was declined (card_declined)" in problem["detail"], problem
     assert await _inventory(pg, product["id"]) == (3, 0)
     status = await pg.fetchval("SELECT status FROM orders.order WHERE id = $1", problem["order_id"])
     assert status == "cancelled"

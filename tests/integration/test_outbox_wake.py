@@ -1,4 +1,4 @@
-"""The dispatchers' wake-up (decisions 021, 036): at most one NOTIFY per merge window per process.
+"""The dispatchers' wake-up (decisions 021, 040): at most one NOTIFY per merge window per process.
 
 A transaction ending with its deferred-writes statement carries the NOTIFY in it when the process sent
 none within the window (no transaction of its own); otherwise the wake-up goes after the commit, merged

@@ -164,7 +164,7 @@ def create_app(
         docs_url=None,  # served by mount_docs from packaged assets, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
-        # The request's span is RequestSpanMiddleware's (decisions 011, 020, 036): FastAPI's own would be a
+        # The request's span is RequestSpanMiddleware's (decisions 011, 020, 040): FastAPI's own would be a
         # second server span per request (and its cost on every request, exporter or not).
         telemetry={"tracing": False},
     )

@@ -83,7 +83,7 @@ async def _locked(tx: Tx, org_id: str, order_id: str) -> Order:
 
 ORDER_ID_PREFIX = "ord"
 # The dispatchers need not wake for a new order's OrderCreated before its payment is settled: the settling
-# transaction, which follows after one provider call, carries the wake-up for both (decision 036). If it
+# transaction, which follows after one provider call, carries the wake-up for both (decision 040). If it
 # never comes (a slow provider, a crash), the wake-up goes out after this long; dispatchers also poll.
 SETTLE_CARRIES_THE_WAKEUP = 0.5
 
@@ -229,7 +229,7 @@ async def _settle_success_in_one_statement(
 def _declined(o: Order, payment: Payment) -> PaymentDeclined:
     reason = payment.failure_reason or payment.status.value
     return PaymentDeclined(
-        f"the payment for order {o.id} was {payment.status.value} ({reason}); the order is cancelled",
+        f"the payment for order {o.id} did not go through: {payment.status.refusal} ({reason}); the order is cancelled",
         order_id=o.id,
         payment_status=payment.status.value,
         reason=reason,

@@ -44,6 +44,11 @@ class PaymentStatus(StrEnum):
         return self in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
 
     @property
+    def refusal(self) -> str:
+        """How a client reads this status as the reason nothing was charged (a 402's detail)."""
+        return _REFUSALS.get(self, f"the payment is {self.value}")
+
+    @property
     def is_refused(self) -> bool:
         """Nothing is held or taken, and nothing will be: the order cannot be paid with it."""
         return self in TERMINAL_STATUSES
@@ -61,6 +66,11 @@ LIVE_STATUSES: frozenset[PaymentStatus] = frozenset(
 TERMINAL_STATUSES: frozenset[PaymentStatus] = frozenset(
     {PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.VOIDED}
 )
+_REFUSALS: Mapping[PaymentStatus, str] = {
+    PaymentStatus.DECLINED: "the card was declined",
+    PaymentStatus.FAILED: "the payment provider refused it",
+    PaymentStatus.VOIDED: "the authorization was voided",
+}
 
 TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.PENDING: frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.DECLINED, PaymentStatus.FAILED}),

@@ -4,7 +4,7 @@ A `pg_notify` inside a transaction makes its COMMIT take PostgreSQL's notify-que
 commit record is flushed: notifying transactions on the server commit one after another (decision 021:
 2 events per transaction, 8 clients: 35-65% fewer commits/s when every transaction notifies). So a
 transaction only *asks* for a wake-up (`Tx.notify_after_commit`), and `CommitNotifier` decides who sends
-it (decision 036):
+it (decision 040):
 
 - **In the transaction itself**, when the process has sent no NOTIFY for `MERGE_WINDOW` and the
   transaction ends with its deferred-writes statement: the NOTIFY rides in that statement (no round trip,
