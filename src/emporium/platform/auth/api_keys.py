@@ -16,6 +16,7 @@ import zlib
 
 KEY_PREFIX = "emp_live_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ALPHABET_SET = frozenset(_ALPHABET)
 _SECRET_LENGTH = 40
 _CHECKSUM_LENGTH = 6
 KEY_LENGTH = len(KEY_PREFIX) + _SECRET_LENGTH + _CHECKSUM_LENGTH
@@ -48,7 +49,7 @@ def is_well_formed_api_key(token: str) -> bool:
     if len(token) != KEY_LENGTH or not token.startswith(KEY_PREFIX):
         return False
     body, check = token[:-_CHECKSUM_LENGTH], token[-_CHECKSUM_LENGTH:]
-    if not all(c in _ALPHABET for c in token[len(KEY_PREFIX) :]):
+    if not _ALPHABET_SET.issuperset(token[len(KEY_PREFIX) :]):
         return False
     return hmac.compare_digest(_checksum(body), check)
 

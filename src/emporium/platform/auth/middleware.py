@@ -51,7 +51,7 @@ def _bearer_token(scope: Scope) -> str | None:
     if scheme.lower() != "bearer":
         raise CredentialsRefused("the Authorization scheme must be Bearer")
     token = token.strip()
-    if not token or any(c.isspace() for c in token):
+    if not token or len(token.split(None, 1)) != 1:  # empty, or whitespace inside it
         raise CredentialsRefused("the bearer token is empty or malformed")
     return token
 
