@@ -282,6 +282,10 @@ async def end(conn: AsyncConnection, driver: Driver, *, commit: bool) -> None:
     transaction = adapted._transaction
     if transaction is None:
         return
+    sync = conn.sync_connection
+    if not commit and (sync is None or sync.invalidated or sync.closed):
+        adapted._transaction = None  # the connection is gone: the server rolled back with it (as SQLAlchemy does)
+        return
     try:
         await adapted._call_and_discard(transaction.commit if commit else transaction.rollback)
     except Exception as error:

@@ -57,7 +57,7 @@ class Transaction(Tx):
     async def commit(self) -> None:
         channels = self._notify
         inline = None
-        if channels and self._deferred and self._wake_within is None:
+        if channels and self._deferred and self._wake_within is None and self.on_asyncpg:
             inline = self._notifier.inline(channels)
         # Nothing ran yet and only the deferred writes' statement is left: it is the whole transaction.
         alone = not self._executed and not self._before_commit and not self._isolated and self.on_asyncpg
