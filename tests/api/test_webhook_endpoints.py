@@ -58,6 +58,41 @@ async def test_bad_endpoints_are_refused(
     assert [e["field"] for e in problem["errors"]] == [field]  # type: ignore[union-attr, index]
 
 
+@pytest.mark.parametrize(
+    "pins",
+    [["OrderPaid.v7"], ["OrderCreated", "OrderCancelled.v3"], ["OrderShipped.v2"], ["OrderDreamt.v1"]],
+)
+async def test_a_pinned_version_the_event_never_had_or_no_longer_renders_is_refused(
+    app_client: httpx.AsyncClient, tenant: Tenant, pins: list[str]
+) -> None:
+    owner = bearer(tenant.owner_key)
+    body = {"url": "https://hooks.example.com/pinned", "event_types": pins}
+    problem = assert_problem(await app_client.post("/v1/webhook-endpoints", headers=owner, json=body), 422,
+                             "validation_failed")  # fmt: skip
+    [error] = problem["errors"]  # type: ignore[misc]
+    assert (error["field"], error["rule"]) == ("event_types", "unknown_event_version")
+    assert pins[-1] in error["message"] and "pinned version" in error["message"]
+    created = await app_client.post(
+        "/v1/webhook-endpoints", headers=owner, json={**body, "event_types": ["OrderCreated"]}
+    )
+    assert created.status_code == 201, created.text
+    patched = await app_client.patch(
+        f"/v1/webhook-endpoints/{created.json()['id']}", headers=owner, json={"event_types": pins}
+    )
+    assert_problem(patched, 422, "validation_failed")
+
+
+async def test_current_and_still_rendered_versions_may_be_pinned(app_client: httpx.AsyncClient, tenant: Tenant) -> None:
+    types = ["OrderCancelled.v1", "OrderCancelled.v2", "OrderCreated.v1", "OrderPaid", "OrderPaid.v1", "OrderPaid.v2"]
+    created = await app_client.post(
+        "/v1/webhook-endpoints",
+        headers=bearer(tenant.owner_key),
+        json={"url": "https://hooks.example.com/pinned", "event_types": types},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["event_types"] == types
+
+
 REFUSED_URLS = [
     "http://127.0.0.1/hook",
     "http://localhost/hook",

@@ -28,7 +28,7 @@ from emporium.modules.notifications import subscribers
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
 from emporium.modules.notifications.providers import Notifiers, NotifierSettings, install, uninstall
 from emporium.modules.notifications.providers.email import SmtpSettings
-from emporium.modules.orders.events import OrderPaid
+from emporium.modules.orders.events import OrderCancelled, OrderPaid
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
@@ -421,3 +421,59 @@ async def test_serve_runs_the_delivery_worker_and_stops_it_with_the_app(
 
 async def _running(worker: WebhookDeliveryWorker) -> bool:
     return worker._task is not None and not worker._task.done()
+
+
+async def test_endpoints_pinned_to_an_earlier_version_receive_it_rendered_as_that_version_once(
+    app_client: httpx.AsyncClient, db: Database, pg: asyncpg.Connection, notifiers: Notifiers
+) -> None:
+    shop = await make_tenant(db, "Pinned")
+    async with WebhookReceiver() as receiver:
+        subscriptions = {
+            "paid_v1": ["OrderPaid.v1"],
+            "cancelled_v1": ["OrderCancelled.v1"],
+            "everything": ["*"],
+            "both": ["OrderPaid", "OrderPaid.v1"],
+            "pins": ["OrderPaid.v1", "OrderPaid.v2", "OrderCancelled.v1"],
+        }
+        endpoints = {
+            name: await make_endpoint(app_client, shop, f"{receiver.url}?to={name}", types)
+            for name, types in subscriptions.items()
+        }
+        [paid_id] = await publish_paid(db, shop.org_id, 1)
+        async with transaction(db) as tx:
+            cancelled = OrderCancelled(order_id="ord_c1", order_number=7, reason="customer asked", was_paid=True,
+                                       customer_email="c@example.com", customer_name="Ann", currency="EUR",
+                                       total_minor=990)  # fmt: skip
+            cancelled_id = (await publish(tx, cancelled, org_id=shop.org_id)).id
+            await tx.commit()
+        await fan_out(db, pg)
+        await drive(worker_for(db, notifiers, Clock()), pg, Clock())
+    got: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+    for request in receiver.requests:
+        name = request.path.split("?to=", 1)[1]
+        body = standardwebhooks.Webhook(endpoints[name]["secret"]).verify(request.body, request.headers)
+        got.setdefault(name, []).append((body["type"], body["version"], body["data"]))
+    by_type = {name: {t: (v, data) for t, v, data in items} for name, items in got.items()}
+    # One delivery per (endpoint, event), whatever the number of entries that select it.
+    assert sorted((n, t) for n, items in got.items() for t, _, _ in items) == sorted(
+        (n, t) for n, types in by_type.items() for t in types
+    )
+    paid_v1 = {"order_id": "ord_w0_" + shop.org_id[-6:], "order_number": 0, "payment_id": "pay_x",
+               "currency": "EUR", "total_minor": 100}  # fmt: skip
+    assert by_type["paid_v1"] == {"OrderPaid": (1, paid_v1)}
+    assert by_type["cancelled_v1"] == {
+        "OrderCancelled": (1, {"order_id": "ord_c1", "order_number": 7, "reason": "customer asked"})
+    }
+    assert by_type["pins"] == {"OrderPaid": (2, by_type["everything"]["OrderPaid"][1]),
+                               "OrderCancelled": (1, by_type["cancelled_v1"]["OrderCancelled"][1])}  # fmt: skip
+    assert {t: v for t, (v, _) in by_type["everything"].items()} == {"OrderPaid": 2, "OrderCancelled": 2}
+    assert by_type["everything"]["OrderCancelled"][1] == cancelled.model_dump()
+    assert by_type["everything"]["OrderPaid"][1]["subtotal_minor"] == 100
+    assert by_type["both"] == {"OrderPaid": by_type["everything"]["OrderPaid"]}
+    rows = await pg.fetch(
+        "SELECT endpoint_id, event_id, count(*) AS n FROM notifications.webhook_delivery WHERE org_id = $1"
+        " GROUP BY endpoint_id, event_id",
+        shop.org_id,
+    )
+    assert {r["n"] for r in rows} == {1} and len(rows) == 7
+    assert {r["event_id"] for r in rows} == {paid_id, cancelled_id}

@@ -83,14 +83,35 @@ def webhook_event_type(event_name: str) -> str:
     return "".join(part.capitalize() for part in what.split("_"))
 
 
-def endpoint_wants(event_types: Sequence[str], event_type: str, version: int) -> bool:
-    """An endpoint subscribed to `*`, `OrderCreated` (any version) or `OrderCreated.v1` (that version)."""
-    return bool(set(event_types) & set(subscribed_types(event_type, version)))
+def renditions(event_type: str, versions: Sequence[int]) -> list[tuple[int, list[str]]]:
+    """For an event renderable as `versions` (the current one first, then earlier ones, newest first):
+    each version with the `event_types` entries that choose it. `*` and the bare type choose the current
+    version, `OrderPaid.v1` that version. An endpoint gets ONE delivery per event, at the first version in
+    this order that one of its entries chooses: unpinned wins, then the newest pinned version."""
+    current, *earlier = versions
+    return [(current, ["*", event_type, f"{event_type}.v{current}"]), *((v, [f"{event_type}.v{v}"]) for v in earlier)]
 
 
-def subscribed_types(event_type: str, version: int) -> list[str]:
-    """The `event_types` entries that select this event (see `endpoint_wants`)."""
-    return ["*", event_type, f"{event_type}.v{version}"]
+def chosen_version(event_types: Sequence[str], event_type: str, versions: Sequence[int]) -> int | None:
+    """The version an endpoint subscribed to `event_types` receives this event as; None: not subscribed."""
+    subscribed = set(event_types)
+    return next((version for version, entries in renditions(event_type, versions) if subscribed & set(entries)), None)
+
+
+def pinned_version(entry: str) -> tuple[str, int] | None:
+    """`OrderPaid.v1` -> (`OrderPaid`, 1); None for `*` and bare types."""
+    name, dot, version = entry.partition(".v")
+    return (name, int(version)) if dot else None
+
+
+def unrenderable_pins(event_types: Sequence[str], catalog: Mapping[str, Sequence[int]]) -> list[str]:
+    """The pinned entries naming a version no event can be rendered as (`catalog`: type -> its versions)."""
+    refused = []
+    for entry in event_types:
+        pin = pinned_version(entry)
+        if pin is not None and pin[1] not in catalog.get(pin[0], ()):
+            refused.append(entry)
+    return refused
 
 
 def message_id(event_id: str, endpoint_id: str) -> str:

@@ -7,20 +7,52 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, TypeAdapter, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
-from emporium.modules.notifications.domain import EVENT_TYPE
+from emporium.modules.notifications.domain import EVENT_TYPE, unrenderable_pins, webhook_event_type
+from emporium.platform.events.contracts import defined_contracts
 from emporium.platform.http.schemas import Body
+
+EVENT_TYPES_DESCRIPTION = (
+    "The events this endpoint receives: `*` (every event), a type such as `OrderPaid` (its current version) or "
+    "a type pinned to a version such as `OrderPaid.v1` (rendered as that version: the fields it had, "
+    '`"version": 1` in the body). A pinned version must be the current one or an earlier one the event still '
+    "renders (e.g. `OrderPaid.v1`, `OrderCancelled.v1`); any other is refused. An endpoint receives each event "
+    "once: `*` or the bare type win (current version), otherwise the newest pinned version."
+)
+
+
+def _webhook_versions() -> dict[str, tuple[int, ...]]:
+    """Webhook type -> the versions it can be rendered as, from the event contracts the process defines."""
+    return {webhook_event_type(c.event_name): c.renderable_versions() for c in defined_contracts()}
 
 
 def _event_types(values: list[str]) -> list[str]:
     for value in values:
         if not EVENT_TYPE.match(value):
             raise ValueError(f"{value!r} is not an event type such as OrderCreated, OrderCreated.v1 or *")
+    catalog = _webhook_versions()
+    refused = unrenderable_pins(values, catalog)
+    if refused:
+        # A stable rule for clients (`errors[].rule`), and the versions that may be pinned instead.
+        known = {
+            name: versions for name, versions in catalog.items() if any(r.startswith(f"{name}.v") for r in refused)
+        }
+        offer = "; ".join(
+            f"{name} is rendered as {', '.join(f'v{v}' for v in versions)}" for name, versions in known.items()
+        )
+        raise PydanticCustomError(
+            "unknown_event_version",
+            "{refused}: a pinned version must be one the event is published or still rendered as ({offer}); "
+            "omit the version to receive the current one",
+            {"refused": ", ".join(refused), "offer": offer or "no such event type"},
+        )
     return sorted(set(values))
 
 
 EventType = Annotated[str, Field(pattern=EVENT_TYPE.pattern)]
-EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]]),
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]],
+                                              description=EVENT_TYPES_DESCRIPTION),
                        AfterValidator(_event_types)]  # fmt: skip
 _HTTP_URL = TypeAdapter(HttpUrl)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -45,6 +46,10 @@ class OrderPaid(Event):
     event_version: ClassVar[int] = 2
     aggregate_type: ClassVar[str] = "order"
     aggregate_field: ClassVar[str] = "order_id"
+    # Webhook endpoints pinned to v1 still receive it, rendered with v1's fields.
+    earlier_versions: ClassVar[Mapping[int, tuple[str, ...]]] = {
+        1: ("order_id", "order_number", "payment_id", "currency", "total_minor")
+    }
 
     order_id: str
     order_number: int
@@ -83,6 +88,7 @@ class OrderCancelled(Event):
     event_version: ClassVar[int] = 2
     aggregate_type: ClassVar[str] = "order"
     aggregate_field: ClassVar[str] = "order_id"
+    earlier_versions: ClassVar[Mapping[int, tuple[str, ...]]] = {1: ("order_id", "order_number", "reason")}
 
     order_id: str
     order_number: int

@@ -14,16 +14,25 @@ A module declares its events in `modules/<m>/events.py` as `Event` subclasses:
 The fields are the payload; the class variables say how it is named, which
 version of the contract it is and which field identifies the aggregate whose
 events are delivered in order. Publishing wraps the payload in an `Envelope`.
+
+When a new version only adds fields, the owner may keep the earlier versions
+renderable by naming their fields (`earlier_versions = {1: ("order_id", ...)}`):
+a consumer that promised an earlier version to the outside world (a webhook
+endpoint pinned to `OrderPaid.v1`) renders the current payload as that version
+with `render(payload, 1)`, and `contract_of(name)` finds the class by name
+without importing the module that owns it. Each defined contract is recorded
+there when its class is defined (the newest version of a name wins).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
 # `<module>.<event>`: the module that owns the event, then what happened (snake_case).
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -39,6 +48,8 @@ class Event(BaseModel):
     event_version: ClassVar[int] = 1
     aggregate_type: ClassVar[str]
     aggregate_field: ClassVar[str]
+    # Earlier versions still rendered, each a projection of this one: version -> its fields, in order.
+    earlier_versions: ClassVar[Mapping[int, tuple[str, ...]]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -53,6 +64,14 @@ class Event(BaseModel):
             raise TypeError(f"{cls.__qualname__}.aggregate_type must name the aggregate, e.g. 'order'")
         if getattr(cls, "aggregate_field", None) not in cls.model_fields:
             raise TypeError(f"{cls.__qualname__}.aggregate_field must name one of its fields")
+        for version, fields in cls.earlier_versions.items():
+            if not isinstance(version, int) or not 1 <= version < cls.event_version:
+                raise TypeError(f"{cls.__qualname__}.earlier_versions: {version!r} is not a version below the current")
+            if not fields or set(fields) - set(cls.model_fields):
+                raise TypeError(f"{cls.__qualname__}.earlier_versions[{version}] must name some of its fields")
+        latest = _CONTRACTS.get(name)
+        if latest is None or latest.event_version <= cls.event_version:
+            _CONTRACTS[name] = cls
 
     @property
     def aggregate_id(self) -> str:
@@ -61,6 +80,45 @@ class Event(BaseModel):
     @classmethod
     def key(cls) -> tuple[str, int]:
         return (cls.event_name, cls.event_version)
+
+    @classmethod
+    def renderable_versions(cls) -> tuple[int, ...]:
+        """The versions this contract can be rendered as, newest first (the current one, then earlier ones)."""
+        return (cls.event_version, *sorted(cls.earlier_versions, reverse=True))
+
+    @classmethod
+    def render(cls, payload: Mapping[str, Any], version: int) -> dict[str, Any]:
+        """A current payload as `version`: the same payload, or its projection to an earlier version's fields."""
+        if version == cls.event_version:
+            return dict(payload)
+        if version not in cls.earlier_versions:
+            raise ValueError(f"{cls.event_name} cannot be rendered as v{version}")
+        return {name: payload[name] for name in cls.earlier_versions[version]}
+
+    @classmethod
+    def earlier_contract(cls, version: int) -> type[BaseModel]:
+        """The model of an earlier rendered version (for its JSON Schema): this class's fields, projected."""
+        fields: dict[str, Any] = {
+            name: (cls.model_fields[name].annotation, cls.model_fields[name]) for name in cls.earlier_versions[version]
+        }
+        model: type[BaseModel] = create_model(
+            cls.__name__, __config__=ConfigDict(frozen=True, extra="forbid"), **fields
+        )
+        return model
+
+
+# Every contract defined in this process by name (the newest version): see `contract_of`.
+_CONTRACTS: dict[str, type[Event]] = {}
+
+
+def defined_contracts() -> list[type[Event]]:
+    """The newest contract of every event name defined in this process, by name."""
+    return [_CONTRACTS[name] for name in sorted(_CONTRACTS)]
+
+
+def contract_of(event_name: str) -> type[Event] | None:
+    """The newest contract class defined for an event name, if its module was imported."""
+    return _CONTRACTS.get(event_name)
 
 
 def module_of(event_name: str) -> str:

@@ -33,6 +33,24 @@ def event_json_schema(event_type: type[Event]) -> dict[str, Any]:
     }
 
 
+def earlier_json_schemas(event_type: type[Event]) -> dict[str, dict[str, Any]]:
+    """`<name>.v<K>` -> JSON Schema of each earlier version the contract still renders (not on the bus:
+    consumers such as webhook endpoints pinned to that version receive the current payload projected)."""
+    return {
+        f"{event_type.event_name}.v{version}": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:emporium:event:{event_type.event_name}.v{version}",
+            "x-event-name": event_type.event_name,
+            "x-event-version": version,
+            "x-rendered-from": contract_id(event_type),
+            "x-aggregate-type": event_type.aggregate_type,
+            "x-aggregate-field": event_type.aggregate_field,
+            **event_type.earlier_contract(version).model_json_schema(),
+        }
+        for version in event_type.earlier_versions
+    }
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
@@ -110,6 +128,11 @@ def render_event_contracts(event_types: Sequence[type[Event]], version: str) -> 
     if duplicates:
         raise ValueError(f"event contracts declared twice: {sorted(duplicates)}")
     files = {f"events/{contract_id(t)}.json": _json(event_json_schema(t)) for t in event_types}
+    for event_type in event_types:
+        for key, schema in earlier_json_schemas(event_type).items():
+            if f"events/{key}.json" in files:
+                raise ValueError(f"{key} is both published and rendered from {contract_id(event_type)}")
+            files[f"events/{key}.json"] = _json(schema)
     files["asyncapi.yaml"] = render_asyncapi(event_types, version)
     return files
 

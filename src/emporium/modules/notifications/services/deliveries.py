@@ -20,15 +20,22 @@ from emporium.platform.ids import new_id
 from emporium.platform.pagination import Page, page_of
 from emporium.platform.telemetry.tracing import current_trace_context, traced
 
+# `choice` maps each wanted `event_types` entry to the rank of the body it selects (1 = preferred);
+# an endpoint whose entries select several bodies gets one delivery, with the best-ranked body.
 _FAN_OUT = text(
     """
-    WITH inserted AS (
+    WITH choice AS (
+        SELECT entry, rank FROM unnest(CAST(:entries AS text[]), CAST(:ranks AS int[])) AS c(entry, rank)
+    ),
+    inserted AS (
         INSERT INTO notifications.webhook_delivery
             (id, org_id, endpoint_id, event_id, event_type, message_id, body, traceparent, status, next_attempt_at)
         SELECT 'wdl_' || :event_suffix || substr(e.id, 5), e.org_id, e.id, :event_id, :event_type,
-               'msg_' || :event_suffix || substr(e.id, 5), :body, :traceparent, 'pending', :now
+               'msg_' || :event_suffix || substr(e.id, 5),
+               (CAST(:bodies AS text[]))[(SELECT min(c.rank) FROM choice AS c WHERE c.entry = ANY(e.event_types))],
+               :traceparent, 'pending', :now
         FROM notifications.webhook_endpoint AS e
-        WHERE e.org_id = :org_id AND e.enabled AND e.event_types && CAST(:wanted AS text[])
+        WHERE e.org_id = :org_id AND e.enabled AND e.event_types && CAST(:entries AS text[])
         ON CONFLICT (endpoint_id, event_id) DO NOTHING
         RETURNING 1
     )
@@ -39,20 +46,30 @@ _FAN_OUT = text(
 
 @traced
 async def fan_out(
-    tx: Tx, *, org_id: str, event_id: str, event_type: str, wanted: Sequence[str], body: str, now: datetime
+    tx: Tx,
+    *,
+    org_id: str,
+    event_id: str,
+    event_type: str,
+    bodies: Sequence[tuple[Sequence[str], str]],
+    now: datetime,
 ) -> int:
-    """One pending delivery per enabled endpoint of the org whose types overlap `wanted`, in one statement.
+    """One pending delivery per enabled endpoint of the org whose types overlap an entry of `bodies`, in one
+    statement. `bodies` are in order of preference, each with the entries that select it: an endpoint gets
+    the first body one of its entries selects (one delivery per event, never one per matching entry).
 
     Ids derive from (event, endpoint): the delivery `wdl_<event><endpoint>` and its `webhook-id`
     `msg_<event><endpoint>` (see `domain.message_id`); an event handled twice adds nothing.
     """
+    pairs = [(entry, rank) for rank, (entries, _) in enumerate(bodies, start=1) for entry in entries]
     params = {
         "org_id": org_id,
         "event_id": event_id,
         "event_suffix": event_id.removeprefix("evt_"),
         "event_type": event_type,
-        "wanted": list(wanted),
-        "body": body,
+        "entries": [entry for entry, _ in pairs],
+        "ranks": [rank for _, rank in pairs],
+        "bodies": [body for _, body in bodies],
         "now": now,
         "traceparent": current_trace_context().get("traceparent"),
     }

@@ -19,9 +19,9 @@ from emporium.modules.notifications.domain import (
     MessageStatus,
     outcome_of,
     quota_window,
+    renditions,
     should_disable,
     signing_secrets,
-    subscribed_types,
     webhook_body,
     webhook_event_type,
 )
@@ -34,15 +34,37 @@ from emporium.platform.auth.principal import ActorType
 from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 from emporium.platform.events import inbox
+from emporium.platform.events.contracts import Envelope, contract_of
 from emporium.platform.events.subscriptions import Delivery
 from emporium.platform.telemetry.tracing import context_from, traced, tracer
 
 
+def _bodies(event: Envelope, event_type: str) -> list[tuple[list[str], str]]:
+    """The event's bodies in order of preference, each with the `event_types` entries that choose it.
+
+    The owner's contract (found by name: this module does not import the owner) says which earlier versions
+    it still renders; an event older than the current contract is rendered only as itself.
+    """
+    contract = contract_of(event.name)
+    current = contract is not None and contract.event_version == event.version
+    versions = contract.renderable_versions() if contract is not None and current else (event.version,)
+
+    def data(version: int) -> dict[str, Any]:
+        return contract.render(event.payload, version) if contract is not None and current else event.payload
+
+    return [
+        (entries, webhook_body(event_type, version, event.occurred_at, data(version)))
+        for version, entries in renditions(event_type, versions)
+    ]
+
+
 @traced
 async def fan_out_webhooks(db: Database, delivery: Delivery, *, clock: Clock = utcnow) -> int | None:
-    """One delivery per enabled endpoint of the event's org subscribed to its type; None if handled before."""
+    """One delivery per enabled endpoint of the event's org subscribed to its type, rendered at the version
+    its `event_types` choose (`domain.renditions`); None if handled before."""
     event = delivery.event
     event_type = webhook_event_type(event.name)
+    bodies = _bodies(event, event_type)
     async with transaction(db) as tx:
         if not await inbox.first_delivery(tx, delivery):
             return None
@@ -53,8 +75,7 @@ async def fan_out_webhooks(db: Database, delivery: Delivery, *, clock: Clock = u
                 org_id=event.org_id,
                 event_id=event.id,
                 event_type=event_type,
-                wanted=subscribed_types(event_type, event.version),
-                body=webhook_body(event_type, event.version, event.occurred_at, event.payload),
+                bodies=bodies,
                 now=clock(),
             )
         await tx.commit()
