@@ -508,9 +508,9 @@ def check(results: dict[str, Any]) -> None:
 async def alone(*, quick: bool, docs: bool) -> dict[str, Any]:
     """`make bench ARGS="--only reporting"`: the section of `make bench`, nothing else."""
     begun = await start_run("reporting")
+    at_start = machine(begun.pg_version)  # its load average is the one at the start
     results = await run(begun.server, quick=quick)
-    results.update({"started_at": begun.started_at.isoformat(), "machine": machine(begun.pg_version)})
-    _save(results, begun.stamp)
+    _save({**results, "started_at": begun.started_at.isoformat(), "machine": at_start}, begun.stamp)
     if docs:
         write_docs(results, begun.started_at.isoformat(timespec="seconds"), begun.pg_version)
     print(table(results))
@@ -546,7 +546,8 @@ async def main() -> None:
     else:
         result = await measure(begun.server, args.orders, args.store, **options)
     results = {result["store"]: result}
-    _save({**results, "started_at": begun.started_at.isoformat(), "machine": machine(begun.pg_version)}, begun.stamp)
+    at_start = machine(begun.pg_version)
+    _save({**results, "started_at": begun.started_at.isoformat(), "machine": at_start}, begun.stamp)
     if args.docs:
         write_docs(results, begun.started_at.isoformat(timespec="seconds"), begun.pg_version)
     print(table(results))
