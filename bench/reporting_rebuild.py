@@ -1,11 +1,15 @@
-"""The reporting read model at volume: N orders' events (default 100,000 orders) written to the outbox of a
-database of its own, applied by the live projection (the subscriber, as the dispatcher calls it, several
-aggregates at once), then `emporium reporting rebuild` from that history; the reports before and after must
-be equal. Called by `make bench`; alone:
+"""The reporting read model at volume: N orders' events written, pending, to the outbox of a database of
+its own; the live projection (outbox dispatchers hosting reporting's subscriber, as `emporium serve` runs
+them) drains it; then `emporium reporting rebuild` recomputes the read model from that history. The reports
+of both, and the same reports computed straight from the history in Python, must be equal.
 
-    .venv/bin/python -m bench.reporting_rebuild [--orders 100000] [--store mysql://root@127.0.0.1:3306/db]
+`make bench` runs `run` (100,000 orders on PostgreSQL, 10,000 with the store on MariaDB; `--quick`: 10,000
+and 2,000); `make bench ARGS="--only reporting"` runs that alone, `--skip reporting` leaves it out. One run:
 
-The rate goes to docs/performance.md (its own section) and bench/results/reporting-<ts>.json.
+    .venv/bin/python -m bench.reporting_rebuild [--orders 100000] [--mariadb | --store URL] [--per-event]
+
+Results: bench/results/reporting-<ts>.json; docs/performance.md between the reporting markers (`--docs`
+for a single run).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import os
 import random
 import sys
 import time
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +33,7 @@ BEGIN, END = "<!-- reporting:begin (written by `make bench`) -->", "<!-- reporti
 ORGS = 3
 CURRENCIES = ("EUR", "USD", "JPY")
 SKUS = [f"SKU-{n:04d}" for n in range(500)]
-CONCURRENCY = 8  # like EVENTS_CONCURRENCY x 2 dispatchers: different aggregates at once
+DISPATCHERS = 2  # two dispatcher loops, as two `emporium serve` replicas (or workers) run them
 
 
 def log(message: str) -> None:
@@ -191,11 +194,13 @@ def history(orders: int, seed: int = 1) -> list[Any]:
     return out
 
 
-async def write_outbox(url: str, events: list[Any]) -> None:
-    """The history as the modules' transactions left it: delivered rows, kept in the outbox (decision 028)."""
+async def write_outbox(url: str, events: list[Any], *, delivered: bool) -> None:
+    """The history as the modules' transactions left it, in `seq` order: pending (for the live projection to
+    deliver), or already delivered and kept in the outbox (decision 028)."""
     conn = await asyncpg.connect(url)
     try:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) if delivered else None
+        via = "subscribers" if delivered else None
         await conn.copy_records_to_table(
             "outbox",
             schema_name="platform",
@@ -224,31 +229,50 @@ async def write_outbox(url: str, events: list[Any]) -> None:
                     "{}",
                     e.occurred_at,
                     now,
-                    "subscribers",
+                    via,
                 )
                 for e in events
             ],
         )
+        await conn.execute("ANALYZE platform.outbox")
     finally:
         await conn.close()
 
 
-async def live(store: Any, events: list[Any]) -> float:
-    """The subscriber applies every event, CONCURRENCY aggregates at a time (each aggregate's events in order)."""
+async def live(db: Any, url: str, *, per_event: bool = False, dispatchers: int = DISPATCHERS) -> float:
+    """The live projection as it runs in `emporium serve`: `dispatchers` outbox dispatchers with the default
+    settings (batches of 100, 4 at once) claim the pending events, each aggregate's in order, and hand them
+    to reporting's subscriber (its batch handler: one transaction per batch; `per_event`: the one-event
+    handler only, as before decision 038), until the outbox is drained."""
+    from dataclasses import replace
+
     from emporium.modules.reporting import subscribers
-    from emporium.platform.events.subscriptions import Delivery
+    from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
+    from emporium.platform.events.subscriptions import Subscriptions
 
-    lanes: dict[int, list[Any]] = defaultdict(list)
-    for e in events:
-        lanes[hash(e.payload["order_id"]) % CONCURRENCY].append(e)
+    hosted = [replace(s, batch_handler=None) if per_event else s for s in subscribers.SUBSCRIPTIONS]
+    conn = await asyncpg.connect(url)
+    one_at_a_time = asyncio.Lock()  # the dispatchers share this connection
 
-    async def lane(items: list[Any]) -> None:
-        for e in items:
-            await subscribers.on_event(store, Delivery(e, subscribers.workflows.PROJECTION))
+    async def pending() -> int:
+        async with one_at_a_time:
+            return int(await conn.fetchval("SELECT count(*) FROM platform.outbox WHERE delivered_at IS NULL"))
 
-    started = time.perf_counter()
-    await asyncio.gather(*(lane(items) for items in lanes.values()))
-    return time.perf_counter() - started
+    async def dispatch(n: int) -> None:
+        dispatcher = Dispatcher(db, Subscriptions(hosted), DispatchSettings(), name=f"bench-reporting-{n}")
+        while True:
+            if await dispatcher.run_once() == 0:
+                # nothing ready: the rest is claimed by the other dispatcher or waits behind it (per aggregate)
+                if await pending() == 0:
+                    return
+                await asyncio.sleep(0.01)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(dispatch(n) for n in range(dispatchers)))
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
 
 
 async def reports(store: Any, orgs: list[str]) -> dict[str, Any]:
@@ -288,9 +312,18 @@ def computed(events: list[Any], orgs: list[str]) -> dict[str, Any]:
     }
 
 
-async def measure(server: str, orders: int, store_url: str | None = None, *, live_run: bool = True) -> dict[str, Any]:
-    """`live_run=False` skips the live projection (slow on a loaded machine) and checks the rebuild against the
-    reports computed straight from the history only."""
+async def measure(
+    server: str,
+    orders: int,
+    store_url: str | None = None,
+    *,
+    live_run: bool = True,
+    per_event: bool = False,
+    dispatchers: int = DISPATCHERS,
+) -> dict[str, Any]:
+    """One history of `orders` orders in a fresh database's outbox, projected live through the dispatcher,
+    then rebuilt; the reports of both and the ones computed straight from the history. `live_run=False`
+    writes the history delivered and only rebuilds (checked against the computed reports)."""
     from emporium.modules.reporting import subscribers, workflows
     from emporium.modules.reporting.migrate import schema_map
     from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
@@ -301,22 +334,25 @@ async def measure(server: str, orders: int, store_url: str | None = None, *, liv
         log(f"generating {orders:,} orders' events")
         events = history(orders)
         orgs = sorted({e.org_id for e in events})
-        await write_outbox(url, events)
+        await write_outbox(url, events, delivered=not live_run)
         log(f"{len(events):,} events in the outbox")
         target = store_url or url
         if store_url:
             await upgrade_reporting(store_url)
-        db = Database(url, PoolSettings(size=4))
-        store = Database(target, PoolSettings(size=CONCURRENCY + 2), schema_translate_map=schema_map(target))
+        db = Database(url, PoolSettings(size=2 + 2 * dispatchers))
+        store = Database(target, PoolSettings(size=2 + 2 * dispatchers), schema_translate_map=schema_map(target))
         workflows.install(store)
         try:
-            live_s, before = None, None
+            live_s, before, load_live = None, None, None
             if live_run:
-                live_s = await live(store, events)
-                log(f"live projection: {live_s:.1f} s")
+                log(f"live projection: {dispatchers} dispatcher(s), {'per event' if per_event else 'batches'}")
+                live_s = await live(db, url, per_event=per_event, dispatchers=dispatchers)
+                load_live = os.getloadavg()
+                log(f"live projection: {live_s:.1f} s ({len(events) / live_s:,.0f} events/s)")
                 before = await reports(store, orgs)
             summary = await subscribers.rebuild_from_history(db, store, org_id=None, page_size=5000)
-            log(f"rebuild: {summary.seconds:.1f} s")
+            load_rebuild = os.getloadavg()
+            log(f"rebuild: {summary.seconds:.1f} s ({summary.events_per_second:,.0f} events/s)")
             after = await reports(store, orgs)
             expected = computed(events, orgs)
         finally:
@@ -330,11 +366,15 @@ async def measure(server: str, orders: int, store_url: str | None = None, *, liv
             "store": store.dialect_name,
             "live_s": round(live_s, 1) if live_s else None,
             "live_events_per_s": round(len(events) / live_s) if live_s else None,
-            "live_concurrency": CONCURRENCY,
+            "live_orders_per_s": round(orders / live_s) if live_s else None,
+            "live_dispatchers": dispatchers if live_run else None,
+            "live_path": ("per event" if per_event else "batch") if live_run else None,
+            "live_load_average": load_live,
             "rebuild_s": round(summary.seconds, 1),
             "rebuild_events_per_s": round(summary.events_per_second),
             "rebuild_orders_per_s": round(orders / summary.seconds) if summary.seconds else None,
             "rebuild_facts": summary.facts,
+            "rebuild_load_average": load_rebuild,
             "reports_equal": (before is None or before == after) and after == expected,
             "rebuilt_equals_live": before == after if before is not None else None,
             "rebuilt_equals_computed": after == expected,
@@ -344,65 +384,174 @@ async def measure(server: str, orders: int, store_url: str | None = None, *, liv
         await drop_database(server, name)
 
 
-def lines(r: dict[str, Any], when: str, load: tuple[float, float, float], pg: str) -> list[str]:
+def mariadb_server() -> str:
+    """The MariaDB server for the smaller comparison: TEST_MARIADB_URL, else the machine's."""
+    return os.environ.get("TEST_MARIADB_URL") or "mysql://root@127.0.0.1:3306"
+
+
+async def measure_on_mariadb(server: str, orders: int, **options: Any) -> dict[str, Any]:
+    """The same comparison with the reporting store in a throwaway database on the MariaDB server (the outbox
+    stays on PostgreSQL, as with REPORTING_DATABASE_URL)."""
+    from tests.support.reporting import mariadb_database
+
+    async with mariadb_database(mariadb_server(), migrated=False) as store_url:
+        return await measure(server, orders, store_url, **options)
+
+
+async def run(server: str, *, quick: bool) -> dict[str, Any]:
+    """`make bench`'s reporting section: 100,000 orders (quick: 10,000) on PostgreSQL, then 10,000 (quick:
+    2,000) with the store on MariaDB. A failed step is recorded as its error (and fails `check`)."""
+    out: dict[str, Any] = {}
+    for key, orders, measure_one in (
+        ("postgresql", 10_000 if quick else 100_000, measure),
+        ("mariadb", 2_000 if quick else 10_000, measure_on_mariadb),
+    ):
+        log(f"{key}: live projection and rebuild of {orders:,} orders")
+        try:
+            out[key] = await measure_one(server, orders)
+        except Exception as error:
+            out[key] = {"error": f"{type(error).__name__}: {error}"}
+            log(f"{key}: {out[key]['error']}")
+    return out
+
+
+STORE_NAMES = {
+    "postgresql": "PostgreSQL (schema `reporting`)",
+    "mysql": "MariaDB (a database of its own)",
+    "mariadb": "MariaDB (a database of its own)",
+}
+
+
+def _verdict(same: bool | None) -> str:
+    return "not run" if same is None else ("equal" if same else "**DIFFERENT** (a bug)")
+
+
+def _load(load: Any) -> str:
+    return ", ".join(f"{x:.1f}" for x in load) if load else ""
+
+
+def _rows(r: dict[str, Any]) -> list[str]:
     if "events" not in r:
-        return [BEGIN, "## Reporting rebuild", "", f"Not measured: {r.get('error')}", END]
-
-    def verdict(same: bool | None) -> str:
-        return "not run" if same is None else ("equal" if same else "**DIFFERENT** (a bug)")
-
-    live_row = (
-        f"| live projection (the subscriber, {r['live_concurrency']} aggregates at once, one transaction per event) "
-        f"| {r['live_s']} | {r['live_events_per_s']:,} | {round(r['orders'] / r['live_s']):,} |"
-        if r["live_s"]
-        else "| live projection | not run (`--no-live`) | | |"
+        return [f"| {r.get('store', '?')} | not measured: {r.get('error')} | | | | | |"]
+    store = STORE_NAMES.get(r["store"], r["store"])
+    size = f"{r['orders']:,} orders, {r['events']:,} events"
+    out = []
+    if r["live_s"]:
+        path = f"{r['live_dispatchers']} dispatchers, {r['live_path']}"
+        out.append(
+            f"| {store} | {size} | live projection ({path}) | {r['live_s']} | {r['live_events_per_s']:,} | "
+            f"{r['live_orders_per_s']:,} | {_load(r['live_load_average'])} |"
+        )
+    out.append(
+        f"| {store} | {size} | `emporium reporting rebuild` (pages of 5,000) | {r['rebuild_s']} | "
+        f"{r['rebuild_events_per_s']:,} | {r['rebuild_orders_per_s']:,} | {_load(r['rebuild_load_average'])} |"
     )
+    return out
+
+
+def _equality(r: dict[str, Any]) -> str:
+    if "events" not in r:
+        return f"- {r.get('store', '?')}: not measured"
+    return (
+        f"- {STORE_NAMES.get(r['store'], r['store'])}, {r['orders']:,} orders: rebuilt vs live: "
+        f"{_verdict(r['rebuilt_equals_live'])}; rebuilt vs "
+        f"computed from the history in Python: {_verdict(r['rebuilt_equals_computed'])} "
+        f"({r['report_rows']:,} report rows: daily sales, weekly payments, products by revenue, per org)"
+    )
+
+
+def lines(results: dict[str, Any], when: str, pg: str) -> list[str]:
+    measured = [r for r in results.values() if isinstance(r, dict)]
     return [
         BEGIN,
-        "## Reporting rebuild",
+        "## Reporting: live projection and rebuild",
         "",
-        f"Run {when}, PostgreSQL {pg}, reporting store on {r['store']}; load average at the end "
-        f"{', '.join(f'{x:.1f}' for x in load)} (other work shared the machine). {r['orders']:,} orders in "
-        f"{r['orgs']} orgs and 3 currencies over 90 days, {r['events']:,} events in the outbox "
-        "(`bench/reporting_rebuild.py`).",
+        f"Run {when}, PostgreSQL {pg} (the outbox; and the reporting store unless said otherwise), "
+        f"`bench/reporting_rebuild.py`. Orders in {ORGS} orgs and 3 currencies over 90 days (about 4.5 events "
+        "each). The live projection is the outbox dispatcher with its default settings (batches of 100, 4 "
+        "handlers at once) hosting reporting's subscriber, as `emporium serve` runs it; the load average "
+        "(1, 5, 15 min) is taken at the end of each step (other work shared the machine).",
         "",
-        "| Step | seconds | events/s | orders/s |",
-        "|---|---:|---:|---:|",
-        live_row,
-        f"| `emporium reporting rebuild` (pages of 5,000 events, one transaction each) | {r['rebuild_s']} | "
-        f"{r['rebuild_events_per_s']:,} | {r['rebuild_orders_per_s']:,} |",
+        "| Store | History | Step | seconds | events/s | orders/s | load average |",
+        "|---|---|---|---:|---:|---:|---|",
+        *[row for r in measured for row in _rows(r)],
         "",
-        f"Reports after the rebuild ({r['report_rows']:,} rows: daily sales, weekly payments, products by revenue, "
-        f"per org) vs the live projection's: {verdict(r['rebuilt_equals_live'])}; vs the same reports computed "
-        f"straight from the history in Python: {verdict(r['rebuilt_equals_computed'])}.",
+        "Reports compared:",
+        "",
+        *[_equality(r) for r in measured],
         END,
     ]
 
 
-def write_docs(r: dict[str, Any], when: str, load: tuple[float, float, float], pg: str) -> None:
-    replace_section(ROOT / "docs" / "performance.md", BEGIN, END, "\n".join(lines(r, when, load, pg)))
+def write_docs(results: dict[str, Any], when: str, pg: str) -> None:
+    replace_section(ROOT / "docs" / "performance.md", BEGIN, END, "\n".join(lines(results, when, pg)))
+
+
+def table(results: dict[str, Any]) -> str:
+    """The rates and verdicts for the terminal."""
+    measured = [r for r in results.values() if isinstance(r, dict)]
+    rows = [row for r in measured for row in _rows(r)]
+    return "\n".join(["reporting:", *rows, *[_equality(r) for r in measured]])
+
+
+def check(results: dict[str, Any]) -> None:
+    """Fail loudly: a step that did not run, or reports that differ, end the bench with an error."""
+    problems = [
+        f"{key}: {r['error']}" if "events" not in r else f"{key}: the rebuilt reports differ from the live ones"
+        for key, r in results.items()
+        if "events" not in r or not r["reports_equal"]
+    ]
+    if problems:
+        raise SystemExit("reporting bench failed: " + "; ".join(problems))
+
+
+async def alone(*, quick: bool, docs: bool) -> dict[str, Any]:
+    """`make bench ARGS="--only reporting"`: the section of `make bench`, nothing else."""
+    begun = await start_run("reporting")
+    at_start = machine(begun.pg_version)  # its load average is the one at the start
+    results = await run(begun.server, quick=quick)
+    _save({**results, "started_at": begun.started_at.isoformat(), "machine": at_start}, begun.stamp)
+    if docs:
+        write_docs(results, begun.started_at.isoformat(timespec="seconds"), begun.pg_version)
+    print(table(results))
+    check(results)
+    return results
+
+
+def _save(results: dict[str, Any], stamp: str) -> None:
+    out = ROOT / "bench" / "results" / f"reporting-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    log(f"results: {out.relative_to(ROOT)}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.reporting_rebuild", description=__doc__)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--store", help="REPORTING_DATABASE_URL for the store (default: the bench database)")
+    parser.add_argument("--mariadb", action="store_true", help="the store in a throwaway MariaDB database")
     parser.add_argument("--no-live", action="store_true", help="skip the live projection (check against the history)")
-    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--per-event", action="store_true", help="live: the one-event handler only (no batches)")
+    parser.add_argument("--dispatchers", type=int, default=DISPATCHERS)
+    parser.add_argument("--docs", action="store_true", help="write this run into docs/performance.md")
     args = parser.parse_args()
     begun = await start_run("reporting")
-    at_start = machine(begun.pg_version)  # its load average is the one at the start
-    result = await measure(begun.server, args.orders, args.store, live_run=not args.no_live)
-    load = os.getloadavg()
-    result.update({"started_at": begun.started_at.isoformat(), "machine": at_start, "load_average_at_end": load})
-    out = ROOT / "bench" / "results" / f"reporting-{begun.stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    if not args.no_docs:
-        write_docs(result, begun.started_at.isoformat(timespec="seconds"), load, begun.pg_version)
-    print(json.dumps(result, indent=2, default=str))
-    if not result["reports_equal"]:
-        raise SystemExit("the rebuilt reports differ from the live projection's or from the history's")
+    options: dict[str, Any] = {
+        "live_run": not args.no_live,
+        "per_event": args.per_event,
+        "dispatchers": args.dispatchers,
+    }
+    if args.mariadb:
+        result = await measure_on_mariadb(begun.server, args.orders, **options)
+    else:
+        result = await measure(begun.server, args.orders, args.store, **options)
+    results = {result["store"]: result}
+    at_start = machine(begun.pg_version)
+    _save({**results, "started_at": begun.started_at.isoformat(), "machine": at_start}, begun.stamp)
+    if args.docs:
+        write_docs(results, begun.started_at.isoformat(timespec="seconds"), begun.pg_version)
+    print(table(results))
+    check(results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`make bench`: measure Emporium against ceilings measured in the same run.
 
     .venv/bin/python -m bench.run [--quick] [--duration S] [--sweep 1,8,32,128] [--max-orders N] [--no-docs]
+                                  [--only reporting | --skip reporting]
 
 A fresh database `emporium_bench_<ts>` on the server in DATABASE_URL (else the embedded PostgreSQL),
 `emporium serve` as a real process on a free loopback port, seeding through the API (products, stock)
@@ -70,6 +71,8 @@ class Plan:
     docs: bool
     keep_db: bool
     notes: list[str] = field(default_factory=list)
+    only: str | None = None  # run only this section ("reporting")
+    skip: tuple[str, ...] = ()  # sections left out ("reporting")
 
 
 def _default_backlog_steps(quick: bool) -> str:
@@ -92,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy sample of a checkout run")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--only", choices=["reporting"], help="run only this section (reporting: live vs rebuild)")
+    parser.add_argument("--skip", action="append", choices=["reporting"], default=[], help="leave a section out")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     max_orders = args.max_orders or (10_000 if quick else 1_000_000)
@@ -117,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         profile=not args.no_profile and not quick,
         docs=not args.no_docs,
         keep_db=bool(args.keep_db),
+        only=args.only,
+        skip=tuple(args.skip),
     )
     if plan.main_concurrency not in plan.sweep:
         plan.main_concurrency = max(plan.sweep)
@@ -631,12 +638,7 @@ async def main(plan: Plan) -> dict[str, Any]:
         backlog_cost = await backlog.cost_at(server, plan.backlog_steps, log)
     except Exception as error:
         backlog_cost = {"error": f"{type(error).__name__}: {error}"}
-    reporting_orders = 10_000 if plan.quick else 100_000
-    log(f"reporting: live projection and rebuild of {reporting_orders:,} orders")
-    try:
-        reporting = await reporting_rebuild.measure(server, reporting_orders)
-    except Exception as error:
-        reporting = {"error": f"{type(error).__name__}: {error}"}
+    reporting = {} if "reporting" in plan.skip else await reporting_rebuild.run(server, quick=plan.quick)
 
     log("catalog on each store: product GET uncached and cached, filtered list (PostgreSQL, MongoDB)")
     try:
@@ -695,13 +697,21 @@ async def main(plan: Plan) -> dict[str, Any]:
         report.write_docs(result, out.relative_to(ROOT), ROOT / "docs" / "performance.md")
         if "error" not in lambda_figures:
             lambda_cold_start.write_docs(lambda_figures, ROOT / "docs" / "performance.md", result["command"])
-        reporting_rebuild.write_docs(reporting, result["finished_at"], os.getloadavg(), pg_version)
+        if reporting:
+            reporting_rebuild.write_docs(reporting, result["finished_at"], pg_version)
         log("docs/performance.md updated")
     print(report.table(result))
     if "error" not in stores:
         print(catalog_stores.table(stores))
+    if reporting:
+        print(reporting_rebuild.table(reporting))
+        reporting_rebuild.check(reporting)  # reports that differ fail the bench, after everything is written
     return result
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    chosen = parse_args()
+    if chosen.only == "reporting":
+        asyncio.run(reporting_rebuild.alone(quick=chosen.quick, docs=chosen.docs))
+    else:
+        asyncio.run(main(chosen))

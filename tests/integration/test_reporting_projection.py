@@ -1,6 +1,7 @@
 """The reporting projection on PostgreSQL and on MariaDB: random order histories delivered out of order across
-aggregates and with duplicates give the reports computed straight from the history; so do concurrent
-redeliveries and a rebuild from the outbox while nothing else runs."""
+aggregates and with duplicates, one event at a time or in batches (decision 038), give the reports computed
+straight from the history; so do concurrent redeliveries, a dispatcher dying between applying a batch and
+its ack, and a rebuild from the outbox while nothing else runs."""
 
 from __future__ import annotations
 
@@ -17,13 +18,19 @@ from hypothesis import strategies as st
 from emporium.modules.reporting import subscribers, workflows
 from emporium.modules.reporting.domain import Granularity, ProductSort
 from emporium.platform.db.engine import Database
+from emporium.platform.events import workflows as bus
+from emporium.platform.events.dispatcher import Dispatcher, DispatchSettings
+from emporium.platform.events.subscriptions import Delivery, Subscriptions
 from tests.services import configured
+from tests.support.bus import drop_leftover_events, pending_count
 from tests.support.reporting import (
     FROM,
     TO,
+    History,
     OrderStory,
     build_history,
     deliver,
+    deliver_batches,
     expected_reports,
     mariadb_database,
     open_store,
@@ -60,6 +67,18 @@ async def test_any_delivery_order_with_duplicates_gives_the_reports_of_the_histo
         assert await reports_of(store, org) == expected_reports(history, org)
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stories=order_stories(), seed=st.integers(0, 2**32 - 1))
+async def test_batches_in_any_delivery_order_with_duplicates_give_the_reports_of_the_history(
+    store: Database, stories: list[OrderStory], seed: int
+) -> None:
+    history = build_history(stories)
+    rnd = random.Random(seed)
+    await deliver_batches(store, history.delivered(rnd), rnd)
+    for org in history.orgs:
+        assert await reports_of(store, org) == expected_reports(history, org)
+
+
 async def test_a_currency_filter_keeps_only_that_currency(store: Database) -> None:
     stories = [
         OrderStory(0, c, (("SKU-A", 2, 500),), 100, "paid", True, (), False, True, 60 * i, 30)
@@ -87,6 +106,68 @@ async def test_concurrent_redeliveries_apply_each_event_once(store: Database) ->
     status = await workflows.status(store)
     assert status.applied_events >= len(history.events)
     assert status.newest_event_at is not None and status.lag_seconds is not None
+
+
+async def test_concurrent_batches_of_the_same_events_apply_each_event_once(store: Database) -> None:
+    stories = [
+        OrderStory(i % 3, ["EUR", "USD"][i % 2], (("SKU-D", 1 + i % 2, 700 + i),), 100, "paid", True,
+                   (200,) if i % 4 == 0 else (), i % 5 == 0, i % 2 == 1, 53 * i, 25)
+        for i in range(16)
+    ]  # fmt: skip
+    history = build_history(stories)
+    # Four dispatchers (leases expired under them) apply overlapping batches of the same events at once.
+    await asyncio.gather(
+        *(
+            deliver_batches(store, history.delivered(random.Random(n), duplicates=0.2), random.Random(n))
+            for n in range(4)
+        )
+    )
+    for org in history.orgs:
+        assert await reports_of(store, org) == expected_reports(history, org)
+
+
+async def _publish_pending(pg: asyncpg.Connection, history: History) -> None:
+    """The history in the outbox as committed and not yet delivered, each aggregate's events in order."""
+    await pg.executemany(
+        "INSERT INTO platform.outbox (id, name, version, aggregate_type, aggregate_id, org_id, payload,"
+        " trace_context, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, '{}'::jsonb, $8)",
+        [
+            (e.id, e.name, e.version, e.aggregate_type, e.aggregate_id, e.org_id, json.dumps(e.payload), e.occurred_at)
+            for e in history.delivered(random.Random(5), duplicates=0)
+        ],
+    )
+
+
+async def test_a_dispatcher_dying_between_a_batch_and_its_ack_redelivers_it_without_counting_twice(
+    store: Database, db: Database, pg: asyncpg.Connection
+) -> None:
+    stories = [
+        OrderStory(0, ["EUR", "JPY"][i % 2], (("SKU-E", 1 + i % 3, 300 + 10 * i),), 50,
+                   ["paid", "paid", "declined", "paid"][i % 4], True, (100,) if i % 3 == 0 else (), i % 6 == 0,
+                   i % 2 == 0, 29 * i, 15)
+        for i in range(20)
+    ]  # fmt: skip
+    history = build_history(stories, orgs=1)
+    await drop_leftover_events(pg)
+    await _publish_pending(pg, history)
+    workflows.install(store)
+    try:
+        # A dispatcher claims a batch, applies it (committed), and is killed before marking it delivered.
+        claimed = await bus.claim_batch(db, "killed", 100, lease_seconds=300)
+        assert claimed
+        await subscribers.on_events(db, [Delivery(c.event, workflows.PROJECTION) for c in claimed])
+        # Its lease runs out; another dispatcher takes the batch again, and the rest, in batches of 7.
+        await pg.execute("UPDATE platform.outbox SET claimed_until = now() WHERE claimed_by = 'killed'")
+        survivor = Dispatcher(db, Subscriptions(subscribers.SUBSCRIPTIONS), DispatchSettings(batch_size=7))
+        redelivered = 0
+        while claimed_now := await survivor.run_once():
+            redelivered += claimed_now
+        assert await pending_count(pg) == 0
+        assert redelivered == len(history.events)  # the killed batch's events came again
+        assert await reports_of(store, history.orgs[0]) == expected_reports(history, history.orgs[0])
+    finally:
+        workflows.uninstall(store)
+        await drop_leftover_events(pg)  # months-old pending events would make the shared app shed load
 
 
 async def test_a_rebuild_from_the_outbox_gives_the_live_reports(

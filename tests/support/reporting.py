@@ -383,6 +383,31 @@ async def deliver(store: Database, envelopes: list[Any], *, attempts: int = 8) -
         workflows.uninstall(store)
 
 
+async def deliver_batches(
+    store: Database, envelopes: list[Any], rnd: random.Random, *, largest: int = 25, attempts: int = 8
+) -> None:
+    """Run the subscriber's batch handler on consecutive batches of random sizes (a batch may hold an event
+    twice, or two events of one aggregate: more than a dispatcher's batch ever does), retrying a failed
+    batch as the dispatcher would."""
+    workflows.install(store)
+    try:
+        at = 0
+        while at < len(envelopes):
+            size = rnd.randint(1, largest)
+            batch = [Delivery(e, CONSUMER) for e in envelopes[at : at + size]]
+            at += size
+            for attempt in range(1, attempts + 1):
+                try:
+                    await subscribers.on_events(store, batch)
+                    break
+                except Exception:
+                    if attempt == attempts:
+                        raise
+                    await asyncio.sleep(0.01 * attempt)  # back-off between retries, as the bus's policy does
+    finally:
+        workflows.uninstall(store)
+
+
 async def reports_of(store: Database, org: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for granularity in Granularity:

@@ -13,11 +13,11 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, delete, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, Table, and_, case, delete, func, select, true
 
 from emporium.modules.reporting import domain as d
 from emporium.modules.reporting import tables as t
-from emporium.modules.reporting.upserts import upsert
+from emporium.modules.reporting.upserts import insert_new, upsert
 from emporium.platform.db.tx import Tx
 
 Rows = dict[Table, dict[tuple[Any, ...], dict[str, Any]]]
@@ -62,28 +62,29 @@ def rows_of(facts: Iterable[d.Fact]) -> Rows:
 
 
 async def record_facts(tx: Tx, dialect: str, rows: Rows) -> None:
-    """Insert the rows, keeping any already there (one executemany per table)."""
+    """Insert the rows, keeping any already there (one executemany per table).
+
+    Tables in a fixed order and rows in key order: two transactions writing overlapping keys (a duplicate
+    delivery next to a batch, a rebuild next to the live projection) then wait on each other's keys in the
+    same order instead of deadlocking."""
     for table in t.FACT_TABLES:
         batch = rows.get(table)
         if batch:
-            await tx.execute(upsert(dialect, table), list(batch.values()))
+            await tx.execute(upsert(dialect, table), [batch[key] for key in sorted(batch)])
 
 
 # --- the inbox -----------------------------------------------------------------------------------------------
 
 
-async def was_applied(tx: Tx, consumer: str, event_id: str) -> bool:
-    found = await tx.scalar(
-        select(literal(1)).where(t.applied_event.c.consumer == consumer, t.applied_event.c.event_id == event_id)
-    )
-    return found is not None
+async def applied_among(tx: Tx, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """Which of these events `consumer` has applied already (one query for a whole batch)."""
+    a = t.applied_event
+    found = await tx.execute(select(a.c.event_id).where(a.c.consumer == consumer, a.c.event_id.in_(event_ids)))
+    return {row[0] for row in found}
 
 
-async def mark_applied(
-    tx: Tx, dialect: str, consumer: str, events: Sequence[tuple[str, str, datetime]], now: datetime
-) -> None:
-    """Record (event id, org, time) as applied by `consumer`; an event recorded before is kept."""
-    rows = [
+def _inbox_rows(consumer: str, events: Sequence[tuple[str, str, datetime]], now: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "consumer": consumer,
             "event_id": event_id,
@@ -91,10 +92,39 @@ async def mark_applied(
             "occurred_at": d.naive_utc(at),
             "applied_at": d.naive_utc(now),
         }
-        for event_id, org_id, at in events
+        for event_id, org_id, at in sorted(events)  # key order, as in `record_facts`
     ]
+
+
+async def mark_applied(
+    tx: Tx, dialect: str, consumer: str, events: Sequence[tuple[str, str, datetime]], now: datetime
+) -> None:
+    """Record (event id, org, time) as applied by `consumer`; an event recorded before is kept."""
+    rows = _inbox_rows(consumer, events, now)
     if rows:
         await tx.execute(upsert(dialect, t.applied_event), rows)
+
+
+async def mark_first_applied(
+    tx: Tx, dialect: str, consumer: str, events: Sequence[tuple[str, str, datetime]], now: datetime
+) -> set[str]:
+    """Record the events as applied by `consumer` and return the ids of those it had not applied before.
+
+    PostgreSQL does both in one statement (`ON CONFLICT DO NOTHING RETURNING`), decided by the primary key
+    alone. Asking first (`applied_among`) is what the other dialects do; on PostgreSQL that query's plan
+    depends on the table's statistics, and on a table that grew fast since its last ANALYZE (a new
+    store, or just after a rebuild) it scanned every inbox row per batch (decision 038)."""
+    rows = _inbox_rows(consumer, events, now)
+    if not rows:
+        return set()
+    statement = insert_new(dialect, t.applied_event, "event_id")
+    if statement is not None:
+        return set((await tx.execute(statement, rows)).scalars())
+    seen = await applied_among(tx, consumer, [row["event_id"] for row in rows])
+    fresh = [row for row in rows if row["event_id"] not in seen]
+    if fresh:
+        await tx.execute(upsert(dialect, t.applied_event), fresh)
+    return {row["event_id"] for row in fresh}
 
 
 async def forget(tx: Tx, org_id: str | None) -> None:

@@ -112,6 +112,13 @@ async def on_event(_db: Database, delivery: Delivery) -> None:
         await workflows.apply_event(workflows.installed_store(), applied, consumer=delivery.consumer)
 
 
+async def on_events(_db: Database, deliveries: Sequence[Delivery]) -> None:
+    """A dispatcher batch (decision 038): the same translation, applied in one transaction."""
+    applied = [a for a in (translate(d.event) for d in deliveries) if a is not None]
+    if applied:
+        await workflows.apply_events(workflows.installed_store(), applied, consumer=deliveries[0].consumer)
+
+
 _LINES = frozenset({"lines.sku", "lines.name", "lines.quantity", "lines.line_total_minor"})
 
 READS: dict[tuple[str, int], frozenset[str]] = {
@@ -127,7 +134,7 @@ READS: dict[tuple[str, int], frozenset[str]] = {
     PaymentRefunded.key(): frozenset({"payment_id", "currency", "amount_minor"}),
 }
 
-SUBSCRIPTIONS = [Subscription(workflows.PROJECTION, on_event, reads=READS)]
+SUBSCRIPTIONS = [Subscription(workflows.PROJECTION, on_event, reads=READS, batch_handler=on_events)]
 
 
 async def rebuild_from_history(

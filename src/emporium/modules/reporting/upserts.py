@@ -9,6 +9,9 @@ run with one row or many (executemany):
               (HOLDLOCK: without it two concurrent MERGEs can both miss and both insert)
 
 `update=()` keeps an existing row as it is: the projection's facts are written once and never change.
+
+`insert_new` says which rows were new in the same statement where the dialect can (PostgreSQL:
+`ON CONFLICT DO NOTHING RETURNING`); elsewhere the caller asks first (decision 038).
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ def upsert(dialect: str, table: Table, *, update: Sequence[str] = ()) -> Executa
     if dialect == "mssql":
         return text(merge_sql(table, update=update))
     raise ValueError(f"the reporting store runs on {', '.join(SUPPORTED)}, not {dialect!r}")
+
+
+def insert_new(dialect: str, table: Table, returning: str) -> Executable | None:
+    """PostgreSQL: insert the rows not there yet and return `returning` of those (run with many rows, it
+    returns the new ones only); None on the dialects that cannot, whose caller looks the keys up first."""
+    if dialect != "postgresql":
+        return None
+    return pg_insert(table).on_conflict_do_nothing().returning(table.c[returning])
 
 
 def merge_sql(table: Table, *, update: Sequence[str] = ()) -> str:

@@ -73,15 +73,28 @@ class Applied:
 @traced
 async def apply_event(store: Database, event: Applied, *, consumer: str = PROJECTION) -> bool:
     """Record the event's facts and the event in the inbox, in one transaction; False if it was applied before."""
+    return await apply_events(store, [event], consumer=consumer) == 1
+
+
+@traced
+async def apply_events(store: Database, events: Sequence[Applied], *, consumer: str = PROJECTION) -> int:
+    """Record a batch of events (the dispatcher's batch, decision 038) in one transaction: the inbox rows
+    first, saying which events are new, then one insert per fact table for those; the number of new events.
+
+    All or nothing, like one event: a crash before the commit leaves no trace and the redelivery applies
+    the batch; after it, the redelivery finds every event in the inbox. A duplicate running next to the
+    batch (another dispatcher after a lease expiry) waits on the inbox rows' keys and then finds them; and
+    facts are "insert unless the key is there" in any case, so nothing is written twice."""
+    unique = list({e.event_id: e for e in events}.values())
     async with transaction(store) as tx:
-        if await services.was_applied(tx, consumer, event.event_id):
-            return False
-        await services.record_facts(tx, store.dialect_name, services.rows_of(event.facts))
-        await services.mark_applied(
-            tx, store.dialect_name, consumer, [(event.event_id, event.org_id, event.occurred_at)], utcnow()
+        fresh_ids = await services.mark_first_applied(
+            tx, store.dialect_name, consumer, [(e.event_id, e.org_id, e.occurred_at) for e in unique], utcnow()
         )
+        fresh = [e for e in unique if e.event_id in fresh_ids]
+        if fresh:
+            await services.record_facts(tx, store.dialect_name, services.rows_of(f for e in fresh for f in e.facts))
         await tx.commit()
-    return True
+    return len(fresh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +139,12 @@ async def rebuild(
         applied = [a for a in (translate(envelope) for _, envelope in page) if a is not None]
         rows = services.rows_of(f for a in applied for f in a.facts)
         async with transaction(store) as tx:
-            await services.record_facts(tx, store.dialect_name, rows)
+            # The inbox rows first, then the facts, as the live projection writes them: two transactions
+            # waiting on each other's keys then wait in the same order and cannot deadlock.
             await services.mark_applied(
                 tx, store.dialect_name, consumer, [(a.event_id, a.org_id, a.occurred_at) for a in applied], utcnow()
             )
+            await services.record_facts(tx, store.dialect_name, rows)
             await tx.commit()
         events += len(page)
         facts += sum(len(batch) for batch in rows.values())

@@ -5,12 +5,18 @@ A module lists its subscriptions in `modules/<m>/subscribers.py` as
 and the broker's durable consumer; `reads` is the consumer-driven contract:
 for each (event name, version) it consumes, the payload fields it relies on.
 Events are routed by exactly those (name, version) pairs.
+
+A subscription may also give a `batch_handler`: the outbox dispatcher then hands it, in one call, every
+event of a claimed batch the consumer has not processed (decision 038). A batch handler applies all of its
+deliveries or none (one transaction), is idempotent like `handler`, and may rely on the deliveries
+belonging to different aggregates. `handler` stays the reference path: retries, dead-letter replays and the
+broker worker use it, and the dispatcher falls back to it, event by event, when a batch fails.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from emporium.platform.db.engine import Database
@@ -29,6 +35,7 @@ class Delivery:
 
 
 Handler = Callable[[Database, Delivery], Awaitable[None]]
+BatchHandler = Callable[[Database, Sequence[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,7 @@ class Subscription:
     consumer: str
     handler: Handler
     reads: Mapping[tuple[str, int], frozenset[str]] = field(default_factory=dict)
+    batch_handler: BatchHandler | None = None
 
     def __post_init__(self) -> None:
         if not CONSUMER_NAME.match(self.consumer):
@@ -74,6 +82,10 @@ class Subscriptions:
 
     def for_event(self, key: tuple[str, int]) -> list[Subscription]:
         return self._by_event.get(key, [])
+
+    def batched(self) -> list[Subscription]:
+        """The subscriptions that also take a whole batch in one call."""
+        return [s for s in self._by_consumer.values() if s.batch_handler is not None]
 
     def consumer(self, name: str) -> Subscription | None:
         return self._by_consumer.get(name)
