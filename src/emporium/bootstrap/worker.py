@@ -19,13 +19,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from emporium.bootstrap.runtime import (
-    dispatch_settings_for,
-    open_broker,
-    open_documents,
-    open_notifiers,
-    open_reporting_store,
-)
+from emporium.bootstrap.resources import open_module_resources
+from emporium.bootstrap.runtime import dispatch_settings_for, open_broker
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.platform.cron import Scheduler
@@ -76,13 +71,8 @@ async def run_worker(
         application_name="emporium-worker",
     )
     try:
-        # Subscribers send through the configured mailer and SMS provider; the webhook worker runs here too.
-        async with (
-            open_notifiers(config, db),
-            open_documents(config),
-            open_reporting_store(config, db),
-            open_broker(config, broker_settings) as broker,
-        ):
+        # Every subscriber may run here: every module's resources (the webhook delivery worker runs here too).
+        async with open_module_resources(config, db), open_broker(config, broker_settings) as broker:
             if source == "outbox":
                 forwarder = JetStreamForwarder(broker) if broker else None
                 dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)
