@@ -154,7 +154,13 @@ def test_tests_share_helpers_through_tests_support_only() -> None:
 
 # The modules' resources are opened in one place (bootstrap/resources.py) that every entry point enters:
 # an entry point that picks its own openers can forget one (the Lambda consumer once forgot the reporting store).
-RESOURCE_OPENERS = {"open_catalog", "open_notifiers", "open_documents", "open_reporting_store"}
+RESOURCE_OPENERS = {
+    "open_catalog",
+    "open_payment_providers",
+    "open_notifiers",
+    "open_documents",
+    "open_reporting_store",
+}
 RESOURCES_FILE = Path("bootstrap") / "resources.py"
 
 

@@ -22,6 +22,7 @@ from emporium.modules.notifications import workflows as notifications
 from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
 from emporium.modules.notifications.providers.email import SmtpSettings
 from emporium.modules.notifications.providers.sms import TwilioSettings
+from emporium.modules.payments import workflows as payments
 from emporium.modules.reporting import workflows as reporting
 from emporium.modules.reporting.migrate import schema_map
 from emporium.platform.db.engine import Database, PoolSettings
@@ -32,6 +33,7 @@ from emporium.platform.http.ssrf import SsrfGuard
 class ModuleResources:
     """What `open_module_resources` opened, for the entry point to hand down."""
 
+    payment_providers: payments.Providers  # also the default of workflows called without a registry (jobs)
     notifiers: notifications.Notifiers
     webhook_worker: WebhookDeliveryWorker | None  # running when WEBHOOKS_DELIVER and the caller allow it
     documents: documents.Documents
@@ -51,12 +53,14 @@ async def open_module_resources(
     if not deliver_webhooks:
         config = replace(config, webhooks_deliver=False)
     async with (
+        open_payment_providers(config) as providers,
         open_catalog(config.catalog_database_url) as catalog,
         open_notifiers(config, db) as (notifiers, webhook_worker),
         open_documents(config) as document_store,
         open_reporting_store(config, db) as reporting_store,
     ):
         yield ModuleResources(
+            payment_providers=providers,
             notifiers=notifiers,
             webhook_worker=webhook_worker,
             documents=document_store,
@@ -175,3 +179,27 @@ async def open_reporting_store(config: Config, db: Database) -> AsyncIterator[Da
         reporting.uninstall(store)
         if store is not db:
             await store.dispose()
+
+
+def payment_providers_for(config: Config) -> payments.Providers:
+    return payments.Providers(
+        payments.ProviderSettings(
+            stripe_api_key=config.stripe_api_key,
+            stripe_api_base=config.stripe_api_base,
+            stripe_webhook_secret=config.stripe_webhook_secret,
+            sandbox_webhook_secret=config.sandbox_webhook_secret,
+        )
+    )
+
+
+@asynccontextmanager
+async def open_payment_providers(config: Config) -> AsyncIterator[payments.Providers]:
+    """Install the process's payment providers: the registry of workflows called without one (orchestrators,
+    the recovery jobs in `emporium cron` and `emporium orders recover`), closed on exit."""
+    providers = payment_providers_for(config)
+    payments.install(providers)
+    try:
+        yield providers
+    finally:
+        payments.uninstall(providers)
+        await providers.close()

@@ -117,17 +117,6 @@ def jwt_verifier_for(config: Config) -> JwtVerifier | None:
     )
 
 
-def payment_providers_for(config: Config) -> payments.Providers:
-    return payments.Providers(
-        payments.ProviderSettings(
-            stripe_api_key=config.stripe_api_key,
-            stripe_api_base=config.stripe_api_base,
-            stripe_webhook_secret=config.stripe_webhook_secret,
-            sandbox_webhook_secret=config.sandbox_webhook_secret,
-        )
-    )
-
-
 def open_flags(config: Config, db: Database) -> FlagCache:
     """The feature flag cache: followed across replicas through Redis when REDIS_URL is set."""
     return FlagCache(lambda: oversight.flag_settings(db), redis_url=config.redis_url)
@@ -155,10 +144,6 @@ async def open_runtime(
         if redis_client is not None:
             stack.push_async_callback(redis_client.aclose)
         cache: VersionedCache = RedisCache(redis_client) if redis_client is not None else MemoryCache()
-        providers = payment_providers_for(config)
-        stack.push_async_callback(providers.close)
-        payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
-        stack.callback(payments.uninstall, providers)
         resources = await stack.enter_async_context(open_module_resources(config, db))
         flags = open_flags(config, db)
         await flags.start()
@@ -192,7 +177,7 @@ async def open_runtime(
             cache=cache,
             subscriptions=hosted,
             dispatcher=dispatcher,
-            payment_providers=providers,
+            payment_providers=resources.payment_providers,
             rate_limiter=limiter,
             backlog=backlog,
             notifiers=resources.notifiers,

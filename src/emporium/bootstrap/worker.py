@@ -95,12 +95,17 @@ async def run_scheduler(config: Config, database_url: str, stop: asyncio.Event |
     _stop_on_signals(stop)
     db = Database(database_url, PoolSettings(size=2, timeout=config.db_pool_timeout), application_name="emporium-cron")
     redis = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
-    scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis)
-    scheduler.start()
     try:
-        await stop.wait()
+        # The jobs run module workflows (recovery settles payments through the configured providers); the
+        # webhook delivery loop is the app's and the worker's, not the scheduler's.
+        async with open_module_resources(config, db, deliver_webhooks=False):
+            scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis)
+            scheduler.start()
+            try:
+                await stop.wait()
+            finally:
+                await scheduler.stop()
     finally:
-        await scheduler.stop()
         if redis is not None:
             await redis.aclose()
         await db.dispose()
