@@ -101,7 +101,7 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 async def _open_consumer_runtime(config: Config, stack: AsyncExitStack) -> Any:
-    from emporium.bootstrap.runtime import open_documents, open_notifiers, open_reporting_store
+    from emporium.bootstrap.resources import open_module_resources
     from emporium.platform.db.engine import Database, PoolSettings
 
     db = Database(
@@ -110,9 +110,7 @@ async def _open_consumer_runtime(config: Config, stack: AsyncExitStack) -> Any:
         application_name="emporium-lambda-consumer",
     )
     stack.push_async_callback(db.dispose)
-    await stack.enter_async_context(open_notifiers(config, db))
-    await stack.enter_async_context(open_documents(config))
-    await stack.enter_async_context(open_reporting_store(config, db))  # as the worker does: every subscriber runs
+    await stack.enter_async_context(open_module_resources(config, db))  # as the worker does: every subscriber runs
     return db
 
 

@@ -150,3 +150,40 @@ def test_tests_share_helpers_through_tests_support_only() -> None:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1].startswith("test_"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}")
     assert offenders == []
+
+
+# The modules' resources are opened in one place (bootstrap/resources.py) that every entry point enters:
+# an entry point that picks its own openers can forget one (the Lambda consumer once forgot the reporting store).
+RESOURCE_OPENERS = {
+    "open_catalog",
+    "open_payment_providers",
+    "open_notifiers",
+    "open_documents",
+    "open_reporting_store",
+}
+RESOURCES_FILE = Path("bootstrap") / "resources.py"
+
+
+def _opener_calls(tree: ast.Module) -> list[tuple[int, str]]:
+    return [
+        (node.lineno, name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (name := getattr(node.func, "id", getattr(node.func, "attr", ""))) in RESOURCE_OPENERS
+    ]
+
+
+def test_module_resources_are_opened_only_by_open_module_resources() -> None:
+    offenders = [
+        f"{path}:{line} {name}"
+        for path, tree in _sources()
+        if not path.as_posix().endswith(RESOURCES_FILE.as_posix())
+        for line, name in _opener_calls(tree)
+    ]
+    assert offenders == [], f"open module resources with bootstrap.resources.open_module_resources: {offenders}"
+
+
+def test_the_opener_check_would_catch_an_entry_point_opening_one_itself() -> None:
+    source = "async def consumer(config, db):\n    async with open_reporting_store(config, db):\n        pass\n"
+    tree = ast.parse(source)
+    assert _opener_calls(tree) == [(2, "open_reporting_store")]

@@ -87,7 +87,7 @@ async def test_sigkill_during_checkouts_loses_nothing_and_charges_once(
     product = await make_product(db, shop, on_hand=1_000, catalog=catalog)
     rng = random.Random(11)
     requests = []
-    for _ in range(scaled(150, 300)):
+    for _ in range(scaled(100, 300)):
         idem = key()
         body = order_body(
             (str(product["sku"]), rng.randint(1, 3)),

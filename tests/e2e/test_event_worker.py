@@ -37,7 +37,7 @@ async def _effects(pg: asyncpg.Connection) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM public.bus_effect"))
 
 
-KILLS = scaled(20, 50)  # every kill lands mid-work either way; `make soak` kills fifty times
+KILLS = scaled(10, 50)  # every kill lands mid-work either way; `make soak` kills fifty times
 AGGREGATES, PER_AGGREGATE = 200, 8  # enough pending work for every kill to land mid-work, little more
 
 

@@ -83,7 +83,7 @@ async def test_a_rolled_back_publish_leaves_nothing_and_a_committed_one_is_deliv
     assert row["delivered_via"] == "subscribers" and row["claimed_by"] is None
 
 
-ORDERS = scaled(2_000, 10_000)
+ORDERS = scaled(1_000, 10_000)
 ROLL_BACK = "test.roll_back_after_publish"  # the audit action that marks an order to roll back
 ORDER_RECORDER = "testbus.order_recorder"
 

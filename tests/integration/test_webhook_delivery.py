@@ -41,7 +41,7 @@ from tests.support.identity import Tenant, bearer, make_tenant
 from tests.support.notifications import Inbox, Received, WebhookReceiver, smtp_server
 
 LOOPBACK = ["127.0.0.1", "localhost"]
-EVENTS = int(os.environ.get("WEBHOOK_TEST_EVENTS") or scaled(1_000, 5_000))
+EVENTS = int(os.environ.get("WEBHOOK_TEST_EVENTS") or scaled(500, 5_000))
 
 
 class Clock:

@@ -16,19 +16,16 @@ from redis.asyncio import Redis
 from emporium.bootstrap import bus
 from emporium.bootstrap.authorization import role_permissions
 from emporium.bootstrap.modules import INSTALLED
+from emporium.bootstrap.resources import open_module_resources
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
-from emporium.modules.catalog.resources import Catalog, open_catalog
+from emporium.modules.catalog.resources import Catalog
 from emporium.modules.documents import providers as documents
 from emporium.modules.identity.authentication import IdentityAuthenticator
 from emporium.modules.notifications import workflows as notifications
-from emporium.modules.notifications.jobs import DeliverySettings, WebhookDeliveryWorker
-from emporium.modules.notifications.providers.email import SmtpSettings
-from emporium.modules.notifications.providers.sms import TwilioSettings
+from emporium.modules.notifications.jobs import WebhookDeliveryWorker
 from emporium.modules.oversight import workflows as oversight
 from emporium.modules.payments import workflows as payments
-from emporium.modules.reporting import workflows as reporting
-from emporium.modules.reporting.migrate import schema_map
 from emporium.platform.auth.cache import PrincipalCache
 from emporium.platform.auth.jwt import JwtSettings, JwtVerifier
 from emporium.platform.cache import MemoryCache, RedisCache, VersionedCache
@@ -43,7 +40,6 @@ from emporium.platform.events.subscriptions import Subscriptions
 from emporium.platform.flags import FlagCache
 from emporium.platform.flags import install as install_flags
 from emporium.platform.flags import uninstall as uninstall_flags
-from emporium.platform.http.ssrf import SsrfGuard
 from emporium.platform.manifest import ModuleSettings
 from emporium.platform.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from emporium.platform.telemetry.tracing import configure_tracing, instrument_engine, instrument_libraries
@@ -121,132 +117,9 @@ def jwt_verifier_for(config: Config) -> JwtVerifier | None:
     )
 
 
-def payment_providers_for(config: Config) -> payments.Providers:
-    return payments.Providers(
-        payments.ProviderSettings(
-            stripe_api_key=config.stripe_api_key,
-            stripe_api_base=config.stripe_api_base,
-            stripe_webhook_secret=config.stripe_webhook_secret,
-            sandbox_webhook_secret=config.sandbox_webhook_secret,
-        )
-    )
-
-
-def notifiers_for(config: Config) -> notifications.Notifiers:
-    smtp = None
-    if config.smtp_host:
-        smtp = SmtpSettings(
-            host=config.smtp_host,
-            port=config.smtp_port,
-            username=config.smtp_username,
-            password=config.smtp_password,
-            starttls=config.smtp_starttls,
-            sender=config.email_from,
-        )
-    twilio = None
-    if config.sms_provider == "twilio":
-        twilio = TwilioSettings(  # load_config checked that the three are set
-            account_sid=config.twilio_account_sid or "",
-            auth_token=config.twilio_auth_token or "",
-            sender=config.sms_from or "",
-            api_base=config.twilio_api_base,
-        )
-    return notifications.Notifiers(
-        notifications.NotifierSettings(
-            smtp=smtp,
-            email_from=config.email_from,
-            twilio=twilio,
-            email_hourly_cap=config.email_hourly_cap_per_org,
-            sms_hourly_cap=config.sms_hourly_cap_per_org,
-            webhook_timeout=config.webhook_timeout,
-            webhook_concurrency=config.webhook_concurrency,
-            guard=SsrfGuard.allowing(config.webhook_allowed_hosts),
-        )
-    )
-
-
-def documents_for(config: Config) -> documents.Documents:
-    s3 = None
-    if config.documents_storage == "s3":
-        s3 = documents.S3Settings(
-            bucket=config.documents_s3_bucket or "",  # load_config checked it is set
-            region=config.documents_s3_region,
-            endpoint_url=config.documents_s3_endpoint_url,
-            access_key_id=config.documents_s3_access_key_id,
-            secret_access_key=config.documents_s3_secret_access_key,
-            path_style=config.documents_s3_path_style,
-        )
-    return documents.Documents(
-        documents.DocumentSettings(
-            root=config.data_dir / "documents",
-            s3=s3,
-            link_ttl_seconds=config.documents_link_ttl,
-            link_secret=config.documents_link_secret,
-        )
-    )
-
-
-@asynccontextmanager
-async def open_documents(config: Config) -> AsyncIterator[documents.Documents]:
-    """Install the process's document storage (its S3 client opens on first use and closes here)."""
-    registry = documents_for(config)
-    documents.install(registry)
-    try:
-        yield registry
-    finally:
-        documents.uninstall(registry)
-        await registry.close()
-
-
-def delivery_settings_for(config: Config) -> DeliverySettings:
-    return DeliverySettings(
-        concurrency=config.webhook_concurrency,
-        timeout=config.webhook_timeout,
-        poll_interval=config.events_poll_interval,
-        stop_timeout=max(1.0, config.shutdown_timeout - 1),
-    )
-
-
-@asynccontextmanager
-async def open_notifiers(
-    config: Config, db: Database
-) -> AsyncIterator[tuple[notifications.Notifiers, WebhookDeliveryWorker | None]]:
-    """Install the process's notification adapters and, with WEBHOOKS_DELIVER, run the webhook delivery worker."""
-    notifiers = notifiers_for(config)
-    notifications.install(notifiers)
-    worker = None
-    try:
-        if config.webhooks_deliver:
-            worker = WebhookDeliveryWorker(db, delivery_settings_for(config), notifiers=notifiers)
-            worker.start()
-        yield notifiers, worker
-    finally:
-        if worker is not None:
-            await worker.stop()
-        notifications.uninstall(notifiers)
-        await notifiers.close()
-
-
 def open_flags(config: Config, db: Database) -> FlagCache:
     """The feature flag cache: followed across replicas through Redis when REDIS_URL is set."""
     return FlagCache(lambda: oversight.flag_settings(db), redis_url=config.redis_url)
-
-
-@asynccontextmanager
-async def open_reporting_store(config: Config, db: Database) -> AsyncIterator[Database]:
-    """Install the reporting store: its own pool on REPORTING_DATABASE_URL, or else the main database's."""
-    store = db
-    if config.reporting_database_url:
-        url = config.reporting_database_url
-        pool = PoolSettings(size=max(2, config.db_pool_size // 2), timeout=config.db_pool_timeout)
-        store = Database(url, pool, application_name="emporium-reporting", schema_translate_map=schema_map(url))
-    reporting.install(store)
-    try:
-        yield store
-    finally:
-        reporting.uninstall(store)
-        if store is not db:
-            await store.dispose()
 
 
 @asynccontextmanager
@@ -261,7 +134,6 @@ async def open_runtime(
         if config.trace_sql:
             instrument_engine(db.engine)
         stack.push_async_callback(db.dispose)
-        catalog = await stack.enter_async_context(open_catalog(config.catalog_database_url))
         principals = PrincipalCache()
         # One Redis client for the cache, the rate limiter and the cron claims (closed last of the three).
         redis_client = (
@@ -272,13 +144,7 @@ async def open_runtime(
         if redis_client is not None:
             stack.push_async_callback(redis_client.aclose)
         cache: VersionedCache = RedisCache(redis_client) if redis_client is not None else MemoryCache()
-        providers = payment_providers_for(config)
-        stack.push_async_callback(providers.close)
-        payments.install(providers)  # the default for workflows called without a registry (orchestrators, jobs)
-        stack.callback(payments.uninstall, providers)
-        notifiers, webhook_worker = await stack.enter_async_context(open_notifiers(config, db))
-        document_store = await stack.enter_async_context(open_documents(config))
-        await stack.enter_async_context(open_reporting_store(config, db))
+        resources = await stack.enter_async_context(open_module_resources(config, db))
         flags = open_flags(config, db)
         await flags.start()
         install_flags(flags)  # `platform.flags.enabled` reads this process's snapshot
@@ -311,13 +177,13 @@ async def open_runtime(
             cache=cache,
             subscriptions=hosted,
             dispatcher=dispatcher,
-            payment_providers=providers,
+            payment_providers=resources.payment_providers,
             rate_limiter=limiter,
             backlog=backlog,
-            notifiers=notifiers,
-            webhook_worker=webhook_worker,
+            notifiers=resources.notifiers,
+            webhook_worker=resources.webhook_worker,
             module_settings=INSTALLED.settings(config),
-            documents=document_store,
-            catalog=catalog,
+            documents=resources.documents,
+            catalog=resources.catalog,
             flags=flags,
         )

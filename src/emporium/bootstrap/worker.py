@@ -19,13 +19,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from emporium.bootstrap.runtime import (
-    dispatch_settings_for,
-    open_broker,
-    open_documents,
-    open_notifiers,
-    open_reporting_store,
-)
+from emporium.bootstrap.resources import open_module_resources
+from emporium.bootstrap.runtime import dispatch_settings_for, open_broker
 from emporium.bootstrap.schedule import scheduled_jobs
 from emporium.config import Config
 from emporium.platform.cron import Scheduler
@@ -76,13 +71,8 @@ async def run_worker(
         application_name="emporium-worker",
     )
     try:
-        # Subscribers send through the configured mailer and SMS provider; the webhook worker runs here too.
-        async with (
-            open_notifiers(config, db),
-            open_documents(config),
-            open_reporting_store(config, db),
-            open_broker(config, broker_settings) as broker,
-        ):
+        # Every subscriber may run here: every module's resources (the webhook delivery worker runs here too).
+        async with open_module_resources(config, db), open_broker(config, broker_settings) as broker:
             if source == "outbox":
                 forwarder = JetStreamForwarder(broker) if broker else None
                 dispatcher = Dispatcher(db, subscriptions, settings, forwarder=forwarder)
@@ -105,12 +95,17 @@ async def run_scheduler(config: Config, database_url: str, stop: asyncio.Event |
     _stop_on_signals(stop)
     db = Database(database_url, PoolSettings(size=2, timeout=config.db_pool_timeout), application_name="emporium-cron")
     redis = Redis.from_url(config.redis_url, socket_timeout=0.25) if config.redis_url else None
-    scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis)
-    scheduler.start()
     try:
-        await stop.wait()
+        # The jobs run module workflows (recovery settles payments through the configured providers); the
+        # webhook delivery loop is the app's and the worker's, not the scheduler's.
+        async with open_module_resources(config, db, deliver_webhooks=False):
+            scheduler = Scheduler(db, scheduled_jobs(config, db), redis=redis)
+            scheduler.start()
+            try:
+                await stop.wait()
+            finally:
+                await scheduler.stop()
     finally:
-        await scheduler.stop()
         if redis is not None:
             await redis.aclose()
         await db.dispose()

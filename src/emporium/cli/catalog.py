@@ -26,9 +26,9 @@ def catalog_import(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from emporium.bootstrap.resources import open_module_resources
     from emporium.bootstrap.server import migrate as run_migrate
     from emporium.cli.catalog_import import ImportSummary, import_file, import_principal
-    from emporium.modules.catalog.resources import open_catalog
     from emporium.modules.identity.workflows import get_org
     from emporium.platform.db.engine import Database
     from emporium.platform.errors import NotFound
@@ -56,7 +56,7 @@ def catalog_import(
                 console=console,
             ) as progress:
                 task = progress.add_task("import", total=total_lines)
-                async with open_catalog(config_of(ctx).catalog_database_url) as catalog:
+                async with open_module_resources(config_of(ctx), db, deliver_webhooks=False) as resources:
                     summary = await import_file(
                         db,
                         None,
@@ -64,7 +64,7 @@ def catalog_import(
                         file,
                         fmt,  # type: ignore[arg-type]
                         on_batch=lambda n: progress.advance(task, n),
-                        catalog=catalog,
+                        catalog=resources.catalog,
                     )
             return summary, time.perf_counter() - started
         finally:

@@ -111,6 +111,7 @@ def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(m
 def dlq_replay(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Run the dead letter's consumer on its event again, now; the consumer's inbox keeps it once."""
     from emporium.bootstrap import bus
+    from emporium.bootstrap.resources import open_module_resources
     from emporium.platform.db.engine import Database
     from emporium.platform.errors import DomainError
     from emporium.platform.events.replay import replay_dead_letter
@@ -118,7 +119,9 @@ def dlq_replay(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument
     async def run() -> None:
         db = Database(_dlq_database(ctx))
         try:
-            await replay_dead_letter(db, bus.subscriptions(), dead_letter_id)
+            # Any module's subscriber may run: it sends through the configured mailer, writes the reporting store…
+            async with open_module_resources(config_of(ctx), db, deliver_webhooks=False):
+                await replay_dead_letter(db, bus.subscriptions(), dead_letter_id)
         finally:
             await db.dispose()
 

@@ -22,6 +22,7 @@ def orders_recover(
     """Run one recovery pass now: settle or compensate stuck checkouts (the cron job does this every 10 s)."""
     from datetime import timedelta
 
+    from emporium.bootstrap.resources import open_module_resources
     from emporium.bootstrap.server import migrate as run_migrate
     from emporium.modules.orders.jobs import recover_checkouts
     from emporium.platform.db.engine import Database
@@ -31,7 +32,9 @@ def orders_recover(
     async def run() -> str:
         db = Database(url)
         try:
-            report = await recover_checkouts(db, timedelta(seconds=unknown_after))
+            # The configured payment providers settle or refund, as the cron job's would.
+            async with open_module_resources(config_of(ctx), db, deliver_webhooks=False):
+                report = await recover_checkouts(db, timedelta(seconds=unknown_after))
         finally:
             await db.dispose()
         return (

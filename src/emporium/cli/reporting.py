@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from emporium.bootstrap.runtime import open_reporting_store
+from emporium.bootstrap.resources import open_module_resources
 from emporium.cli.root import config_of, console
 from emporium.config import Config
 from emporium.modules.reporting import subscribers, workflows
@@ -32,8 +32,8 @@ async def _stores(config: Config) -> AsyncIterator[tuple[Database, Database]]:
 
     db = Database(resolve_database_url(config), application_name="emporium-reporting-cli")
     try:
-        async with open_reporting_store(config, db) as store:
-            yield db, store
+        async with open_module_resources(config, db, deliver_webhooks=False) as resources:
+            yield db, resources.reporting_store
     finally:
         await db.dispose()
 

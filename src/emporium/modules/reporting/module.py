@@ -2,7 +2,7 @@
 
 No `schema`/`tables`: its tables live in a store of its own (the main PostgreSQL's `reporting` schema by
 default, or REPORTING_DATABASE_URL), migrated by its own Alembic environment (`migrations/`), not by the
-application's chain; the runtime opens and installs the store (`bootstrap.runtime.open_reporting_store`).
+application's chain; every entry point opens and installs the store (`bootstrap.resources.open_module_resources`).
 """
 
 from __future__ import annotations
