@@ -235,7 +235,8 @@ class Dispatcher(BatchLoop):
         return len(forwarded)
 
     async def _deliver(self, claimed: Sequence[Claimed]) -> None:
-        done = await workflows.processed_consumers(self.db, [c.event.id for c in claimed])
+        consumers = {s.consumer for item in claimed for s in self.subscriptions.for_event(item.event.key)}
+        done = await workflows.processed_consumers(self.db, sorted(consumers), [c.event.id for c in claimed])
         await self._deliver_batches(claimed, done)
         limit = asyncio.Semaphore(self.settings.concurrency)
         delivered: list[int] = []

@@ -204,8 +204,12 @@ _RELEASE = (
     .where(_SEQS, outbox.c.claimed_by == bindparam("p_worker"), _PENDING)
     .values(claimed_by=None, claimed_until=None)
 )
-_PROCESSED = select(inbox.c.consumer, inbox.c.event_id).where(
-    inbox.c.event_id.in_(bindparam("p_event_ids", expanding=True))
+# Both columns of the inbox's primary key are given, so this is an index probe per (consumer, event) pair;
+# by event id alone (the key's second column) PostgreSQL scans the whole inbox for every batch: 35-460 ms at
+# 500,000 rows on this machine, against 2 ms this way, and it grows with the inbox.
+_PROCESSED = text(
+    "SELECT consumer, event_id FROM platform.inbox"
+    " WHERE consumer = ANY(CAST(:p_consumers AS text[])) AND event_id = ANY(CAST(:p_event_ids AS text[]))"
 )
 _RECORD_IN_INBOX = (
     pg_insert(inbox)
@@ -236,9 +240,10 @@ async def release(tx: Tx, seqs: Sequence[int], worker: str) -> None:
     await tx.execute(_RELEASE, {"p_seqs": list(seqs), "p_worker": worker})
 
 
-async def processed_consumers(tx: Tx, event_ids: Sequence[str]) -> set[tuple[str, str]]:
-    """(consumer, event id) pairs already in the inbox, for a batch about to be delivered."""
-    rows = await tx.execute(_PROCESSED, {"p_event_ids": list(event_ids)})
+async def processed_consumers(tx: Tx, consumers: Sequence[str], event_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """Which of these consumers already processed which of these events (pairs in the inbox), for a batch
+    about to be delivered."""
+    rows = await tx.execute(_PROCESSED, {"p_consumers": list(consumers), "p_event_ids": list(event_ids)})
     return {(row.consumer, row.event_id) for row in rows}
 
 

@@ -45,9 +45,9 @@ async def claim_batch(db: Database, worker: str, batch: int, lease_seconds: int)
 
 
 @traced
-async def processed_consumers(db: Database, event_ids: Sequence[str]) -> set[tuple[str, str]]:
+async def processed_consumers(db: Database, consumers: Sequence[str], event_ids: Sequence[str]) -> set[tuple[str, str]]:
     async with transaction(db) as tx:
-        return await store.processed_consumers(tx, event_ids)
+        return await store.processed_consumers(tx, consumers, event_ids)
 
 
 @traced
