@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, TypeAdapter, ValidationError, field_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from emporium.modules.notifications.domain import EVENT_TYPE, unrenderable_pins, webhook_event_type
@@ -23,8 +32,27 @@ EVENT_TYPES_DESCRIPTION = (
 
 
 def _webhook_versions() -> dict[str, tuple[int, ...]]:
-    """Webhook type -> the versions it can be rendered as, from the event contracts the process defines."""
-    return {webhook_event_type(c.event_name): c.renderable_versions() for c in defined_contracts()}
+    """Webhook type -> the versions it can be rendered as, from the application's event contracts (not
+    events a test or a script defines in the same process)."""
+    return {
+        webhook_event_type(c.event_name): c.renderable_versions()
+        for c in defined_contracts()
+        if c.__module__.startswith("emporium.")
+    }
+
+
+_BARE_EVENT_TYPE = r"^(\*|[A-Z][A-Za-z]{2,63})$"
+
+
+class _EventTypeSchema:
+    """The documented form of one `event_types` entry: `*` or a bare type, or one of the pinned versions the
+    events render (an enum built when the schema is generated, once every module's events are defined), so
+    the OpenAPI says which pins are accepted instead of a pattern that admits `OrderPaid.v7`."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _core: Any, _handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        pinned = sorted(f"{name}.v{v}" for name, versions in _webhook_versions().items() for v in versions)
+        return {"anyOf": [{"type": "string", "pattern": _BARE_EVENT_TYPE}, {"type": "string", "enum": pinned}]}
 
 
 def _event_types(values: list[str]) -> list[str]:
@@ -50,7 +78,7 @@ def _event_types(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-EventType = Annotated[str, Field(pattern=EVENT_TYPE.pattern)]
+EventType = Annotated[str, Field(pattern=EVENT_TYPE.pattern), _EventTypeSchema]
 EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50, examples=[["OrderCreated", "OrderShipped"]],
                                               description=EVENT_TYPES_DESCRIPTION),
                        AfterValidator(_event_types)]  # fmt: skip
