@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from emporium.platform.auth.principal import Principal
 from emporium.platform.errors import Forbidden, Unauthenticated
+from emporium.platform.http.routing import PrefixCheckedRoute
 
 PRINCIPAL_KEY = "principal"
 AUTH_ERROR_KEY = "auth_error"
@@ -41,7 +41,7 @@ def auth_gate(request: HTTPConnection, perm: str) -> Principal:
     return principal
 
 
-class GatedRoute(APIRoute):
+class GatedRoute(PrefixCheckedRoute):
     """The route class of every non-public router: no principal, no parsing.
 
     FastAPI validates parameters and the body before the handler runs, so

@@ -8,10 +8,13 @@ application are matched once each, in order, and stop at the first full match.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.routing import BaseRoute
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 
 def _routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
@@ -28,3 +31,27 @@ def include_flat(app: FastAPI, router: APIRouter) -> None:
     """`app.include_router(router)` (no prefix, tags or dependencies added at inclusion), with its routes
     and those of the routers it includes listed on the application itself."""
     app.router.routes.extend(_routes(router.routes))
+
+
+class PrefixCheckedRoute(APIRoute):
+    """An `APIRoute` that turns away a request whose path does not start with the route's literal prefix
+    (its path up to the first `{`) before FastAPI's full match: a route that cannot match costs one string
+    comparison instead of FastAPI's route-context lookup, Starlette's path rebasing and the path regex.
+
+    A request is matched against every route before the one that serves it (POST /v1/orders is the 44th
+    of about 70), so this was ~400 of the ~5,000 Python calls of a checkout. The result is the same: the
+    path regex is anchored and begins with that prefix, escaped. Behind a `root_path` the path is rebased
+    first, so those requests take the full match."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self._literal_prefix = path.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and not scope.get("root_path")
+            and not scope["path"].startswith(self._literal_prefix)
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
