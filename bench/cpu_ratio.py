@@ -1,0 +1,136 @@
+"""Server CPU per checkout, Emporium against the hand-written reference, alternating rounds (`make bench-cpu`).
+
+`make bench` measures it once per concurrency level inside a long run; this is the short loop to iterate on
+issue 14's CPU target: both servers on Granian with the bench's settings, on one database, the same
+closed-loop buyers, rounds taken in turns (E, R, E, R, ...) so a change in the machine's load shows in
+both, and the median of each. CPU is user + system of each server's process group over the measured
+window, per 201; the load average is printed beside each round (the two cores are shared).
+
+    make bench-cpu ARGS="--clients 8 --seconds 8 --rounds 3"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import seed
+from bench.common import Process, create_database, drop_database, emporium_server, free_port, server_url
+from bench.loadgen import closed_loop
+from bench.run import reference_server
+
+PRODUCTS = 200
+
+
+@dataclass
+class Round:
+    server: str
+    per_s: float
+    cpu_ms: float
+    user_ms: float
+    system_ms: float
+    load: float
+
+
+def _user_system(process: Process) -> tuple[float, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in process.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / ticks, system / ticks
+
+
+async def _round(name: str, process: Process, storefront: str, skus: list[str], args: argparse.Namespace) -> Round:
+    warmup = 1.0
+    run = asyncio.create_task(
+        closed_loop(
+            name,
+            process.base_url,
+            seed.checkout_maker(storefront, skus),
+            concurrency=args.clients,
+            duration=args.seconds + warmup,
+            warmup=warmup,
+            ok=lambda status: status == 201,
+        )
+    )
+    await asyncio.sleep(warmup)  # the load generator's own window opens here too
+    before = _user_system(process)
+    result = await run
+    after = _user_system(process)
+    good = max(result.requests - result.errors, 1)
+    user, system = (after[0] - before[0]) * 1000 / good, (after[1] - before[1]) * 1000 / good
+    return Round(name, good / result.duration_s, user + system, user, system, os.getloadavg()[0])
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    server = server_url()
+    db_name, url = await create_database(server, "emporium_cpu")
+    settings = {
+        "WORKERS": str(args.workers),
+        "DB_POOL_SIZE": "10",
+        "CRON_ENABLED": "false",
+        "EVENTS_DISPATCH": "false",
+        "MIGRATE_ON_START": "false",
+        "LOG_LEVEL": "info",
+        "RATE_LIMIT_PER_KEY": "1000000",
+        "RATE_LIMIT_PER_ORG": "1000000",
+    }
+    app = emporium_server(url, work / "server.log", free_port(), **settings).start()
+    reference: Process | None = None
+    try:
+        await asyncio.to_thread(app.wait_ready)
+        org_id, owner_key = seed.create_shop(url)
+        async with httpx.AsyncClient(base_url=app.base_url, timeout=60) as http:
+            storefront = await seed.storefront_key(http, owner_key)
+            ids, _ = await seed.bulk_products(http, owner_key, PRODUCTS)
+            await seed.restock(http, owner_key, ids, 1_000_000)
+        skus = [f"BENCH-{i:06d}" for i in range(PRODUCTS)]
+        reference = reference_server(url, org_id, free_port(), args.workers, 10, work / "reference.log").start()
+        await asyncio.to_thread(reference.wait_ready)
+        rounds: list[Round] = []
+        for _ in range(args.rounds):
+            for name, process in (("emporium", app), ("reference", reference)):
+                done = await _round(name, process, storefront, skus, args)
+                rounds.append(done)
+                print(
+                    f"{name:9} {args.clients} clients: {done.per_s:7.1f} checkouts/s, CPU {done.cpu_ms:.3f} ms "
+                    f"(user {done.user_ms:.3f}, system {done.system_ms:.3f}), load {done.load:.2f}",
+                    flush=True,
+                )
+        ours = statistics.median(r.cpu_ms for r in rounds if r.server == "emporium")
+        theirs = statistics.median(r.cpu_ms for r in rounds if r.server == "reference")
+        rate = statistics.median(r.per_s for r in rounds if r.server == "emporium") / statistics.median(
+            r.per_s for r in rounds if r.server == "reference"
+        )
+        print(f"median CPU per checkout: Emporium {ours:.3f} ms, reference {theirs:.3f} ms: {ours / theirs:.2f}x")
+        print(f"median throughput: {rate:.2f}x the reference's")
+    finally:
+        app.stop()
+        if reference is not None:
+            reference.stop()
+        await drop_database(server, db_name)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make bench-cpu", description=__doc__)
+    parser.add_argument("--clients", type=int, default=8, help="closed-loop buyers (default 8)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per round (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each server, taken in turns (default 3)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="WORKERS of both servers")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
