@@ -11,24 +11,26 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from emporium.bootstrap.resources import open_module_resources
 from emporium.cli.root import config_of, console
 from emporium.config import Config
-from emporium.modules.reporting import subscribers, workflows
-from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
-from emporium.platform.db.engine import Database
+
+if TYPE_CHECKING:  # imported by the commands that run: every `emporium` command would pay for the modules
+    from emporium.modules.reporting import workflows
+    from emporium.platform.db.engine import Database
 
 reporting_app = typer.Typer(no_args_is_help=True, help="The reporting read model: migrate, rebuild, status.")
 
 
 @asynccontextmanager
 async def _stores(config: Config) -> AsyncIterator[tuple[Database, Database]]:
+    from emporium.bootstrap.resources import open_module_resources
     from emporium.bootstrap.server import resolve_database_url
+    from emporium.platform.db.engine import Database
 
     db = Database(resolve_database_url(config), application_name="emporium-reporting-cli")
     try:
@@ -42,6 +44,7 @@ async def _stores(config: Config) -> AsyncIterator[tuple[Database, Database]]:
 def migrate(ctx: typer.Context) -> None:
     """Upgrade the reporting store's schema (REPORTING_DATABASE_URL, or the main PostgreSQL) to head."""
     from emporium.bootstrap.server import resolve_database_url
+    from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
 
     config = config_of(ctx)
     asyncio.run(upgrade_reporting(config.reporting_database_url or resolve_database_url(config)))
@@ -55,6 +58,8 @@ def rebuild(
     page_size: Annotated[int, typer.Option(min=1, max=50_000, help="events per transaction")] = 2000,
 ) -> None:
     """Recompute the read model from the event history (the outbox keeps every published event)."""
+    from emporium.modules.reporting import subscribers
+
     config = config_of(ctx)
 
     async def run() -> workflows.RebuildSummary:
@@ -89,6 +94,8 @@ def rebuild(
 @reporting_app.command("status")
 def status(ctx: typer.Context) -> None:
     """The store's dialect, how many events it applied, the newest one's time and the lag in seconds."""
+    from emporium.modules.reporting import workflows
+
     config = config_of(ctx)
 
     async def run() -> workflows.Status:
