@@ -262,17 +262,21 @@ async def test_three_replicas_run_every_cron_tick_exactly_once_over_a_minute(
 
 
 async def _settle(client: httpx.AsyncClient, shop: Tenant, sku: str, answers: list[Answer]) -> list[Answer]:
-    """The clients' retries: each unanswered or 503 request again with its key until it settles."""
-    settled = []
-    for first in answers:
+    """The clients' retries: each unanswered or 503 request again with its key until it settles; the clients
+    retry side by side, as independent clients would (eight at a time), each with its own back-off."""
+    lanes = asyncio.Semaphore(8)
+
+    async def settle(first: Answer) -> Answer:
         latest = first
         for _ in range(100):
             if latest.status not in (-1, 503) and latest.code != "idempotency_key_in_flight":
                 break
             await asyncio.sleep(0.2)  # a client's back-off between retries (Retry-After), bounded
-            latest = await checkout(client, shop, sku, first.key)
-        settled.append(latest)
-    return settled
+            async with lanes:
+                latest = await checkout(client, shop, sku, first.key)
+        return latest
+
+    return list(await asyncio.gather(*(settle(first) for first in answers)))
 
 
 async def test_redis_nats_and_postgres_each_stopped_and_restarted_under_load_lose_nothing(
