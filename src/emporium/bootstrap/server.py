@@ -25,10 +25,7 @@ from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 from granian.server import Server
 
-from emporium.bootstrap.app import create_app
-from emporium.bootstrap.runtime import open_runtime
 from emporium.config import Config
-from emporium.modules.identity.workflows import create_demo_org_if_empty
 from emporium.platform.db.embedded import start_embedded_postgres
 from emporium.platform.db.engine import Database
 from emporium.platform.db.migrate import run_upgrade
@@ -58,6 +55,8 @@ def resolve_database_url(config: Config) -> str:
 
 async def bootstrap_demo_org(config: Config, database_url: str) -> None:
     """On an empty database, create a demo org and print its owner key (development only)."""
+    from emporium.modules.identity.workflows import create_demo_org_if_empty
+
     db = Database(database_url)
     try:
         issued = await create_demo_org_if_empty(db)
@@ -118,6 +117,11 @@ def migrate_stores(config: Config, database_url: str) -> None:
 
 
 def serve(config: Config) -> None:
+    # Imported here, before the workers are forked (they inherit it), and not by the commands that only
+    # migrate or look something up: the application is most of an `emporium` process's start-up.
+    from emporium.bootstrap.app import create_app
+    from emporium.bootstrap.runtime import open_runtime
+
     ensure_port_free(config.host, config.port)
     database_url = resolve_database_url(config)
     if config.migrate_on_start:
