@@ -14,7 +14,10 @@ DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
 _UPSTREAM = re.compile(r"server 127\.0\.0\.1:(\d+)")
 _LISTEN = "listen 127.0.0.1:8080;"
 # Which replica answered each request, for tests that check the balancing.
-_ACCESS_LOG = "log_format upstreams '$status $upstream_addr $upstream_status $request_time $request';"
+_ACCESS_LOG = "log_format upstreams '$status|$upstream_addr|$upstream_status|$request_time|$request';"
+# `$upstream_addr` lists every replica tried: "a, b" within the upstream group, "a : b" after an internal
+# redirect (the keyed resend, decision 042); the last one answered.
+_TRIED = re.compile(r", | : ")
 
 
 def nginx_binary() -> str | None:
@@ -57,9 +60,9 @@ class Nginx:
         wait_listening(self.port, self.process, "nginx")
 
     def upstreams(self) -> list[str]:
-        """The replica (`127.0.0.1:port`) that answered each logged request, in order."""
+        """The replica (`127.0.0.1:port`) that answered each logged request (the last one tried), in order."""
         lines = (self.workdir / "access.log").read_text().splitlines()
-        return [line.split()[1] for line in lines]
+        return [_TRIED.split(line.split("|")[1])[-1] for line in lines]
 
     def errors(self) -> str:
         path = self.workdir / "error.log"
