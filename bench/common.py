@@ -198,6 +198,22 @@ def alive(pids: Sequence[int]) -> list[int]:
     return running
 
 
+def server_settings(workers: int, pool_size: int, log_level: str = "info") -> dict[str, str]:
+    """`emporium serve`'s settings for a measured run: no cron, no in-process event dispatch (a separate
+    worker delivers, or nothing does), no migration on start, and rate limits out of the way (they are not
+    what a bench measures; their own tests do)."""
+    return {
+        "WORKERS": str(workers),
+        "DB_POOL_SIZE": str(pool_size),
+        "CRON_ENABLED": "false",
+        "EVENTS_DISPATCH": "false",
+        "MIGRATE_ON_START": "false",
+        "LOG_LEVEL": log_level,
+        "RATE_LIMIT_PER_KEY": "1000000",
+        "RATE_LIMIT_PER_ORG": "1000000",
+    }
+
+
 def emporium_server(database_url: str, log_path: Path, port: int, **settings: str) -> Process:
     env = {"DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1", "LOG_FORMAT": "json", **settings}
     return Process([sys.executable, "-m", "emporium.main", "serve"], env, log_path, port, ready_path="/readyz")

@@ -19,10 +19,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from bench import seed
-from bench.common import Process, create_database, drop_database, emporium_server, free_port, server_url
+from bench.common import (
+    Process,
+    create_database,
+    drop_database,
+    emporium_server,
+    free_port,
+    server_settings,
+    server_url,
+)
 from bench.loadgen import closed_loop
 from bench.run import reference_server
 
@@ -77,32 +83,18 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     server = server_url()
     db_name, url = await create_database(server, "emporium_cpu")
-    settings = {
-        "WORKERS": str(args.workers),
-        "DB_POOL_SIZE": "10",
-        "CRON_ENABLED": "false",
-        "EVENTS_DISPATCH": "false",
-        "MIGRATE_ON_START": "false",
-        "LOG_LEVEL": "info",
-        "RATE_LIMIT_PER_KEY": "1000000",
-        "RATE_LIMIT_PER_ORG": "1000000",
-    }
-    app = emporium_server(url, work / "server.log", free_port(), **settings).start()
+    app = emporium_server(url, work / "server.log", free_port(), **server_settings(args.workers, 10)).start()
     reference: Process | None = None
     try:
         await asyncio.to_thread(app.wait_ready)
-        org_id, owner_key = seed.create_shop(url)
-        async with httpx.AsyncClient(base_url=app.base_url, timeout=60) as http:
-            storefront = await seed.storefront_key(http, owner_key)
-            ids, _ = await seed.bulk_products(http, owner_key, PRODUCTS)
-            await seed.restock(http, owner_key, ids, 1_000_000)
+        shop, _ = await seed.stocked_shop(url, app.base_url, PRODUCTS)
         skus = [f"BENCH-{i:06d}" for i in range(PRODUCTS)]
-        reference = reference_server(url, org_id, free_port(), args.workers, 10, work / "reference.log").start()
+        reference = reference_server(url, shop.org_id, free_port(), args.workers, 10, work / "reference.log").start()
         await asyncio.to_thread(reference.wait_ready)
         rounds: list[Round] = []
         for _ in range(args.rounds):
             for name, process in (("emporium", app), ("reference", reference)):
-                done = await _round(name, process, storefront, skus, args)
+                done = await _round(name, process, shop.storefront_key, skus, args)
                 rounds.append(done)
                 print(
                     f"{name:9} {args.clients} clients: {done.per_s:7.1f} checkouts/s, CPU {done.cpu_ms:.3f} ms "

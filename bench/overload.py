@@ -30,7 +30,16 @@ from typing import Any
 import httpx
 
 from bench import report, seed
-from bench.common import ROOT, create_database, drop_database, emporium_server, free_port, machine, start_run
+from bench.common import (
+    ROOT,
+    create_database,
+    drop_database,
+    emporium_server,
+    free_port,
+    machine,
+    server_settings,
+    start_run,
+)
 from bench.loadgen import Answer, MakeRequest, closed_loop, open_loop, percentile
 
 RESULTS = ROOT / "bench" / "results"
@@ -215,18 +224,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     started_at, stamp, work, server = begun.started_at, begun.stamp, begun.work, begun.server
     pg_version = begun.pg_version
     db_name, url = await create_database(server, "emporium_overload")
-    settings = {
-        "WORKERS": str(args.workers),
-        "DB_POOL_SIZE": str(args.pool_size),
-        "SHED_MAX_CONCURRENT": str(args.limit),
-        "CRON_ENABLED": "false",
-        "EVENTS_DISPATCH": "false",
-        "MIGRATE_ON_START": "false",
-        "LOG_LEVEL": "info",
-        # the rate limits are not what is measured here
-        "RATE_LIMIT_PER_KEY": "1000000",
-        "RATE_LIMIT_PER_ORG": "1000000",
-    }
+    settings = {**server_settings(args.workers, args.pool_size), "SHED_MAX_CONCURRENT": str(args.limit)}
     if args.adaptive is not None:
         settings |= {"SHED_ADAPTIVE": "true", "SHED_LATENCY_TARGET": str(args.adaptive)}
     result: dict[str, Any] = {
@@ -242,12 +240,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     app = emporium_server(url, work / "server.log", free_port(), **settings).start()
     try:
         await asyncio.to_thread(app.wait_ready)
-        _, owner_key = seed.create_shop(url)
-        async with httpx.AsyncClient(base_url=app.base_url, timeout=60) as http:
-            storefront = await seed.storefront_key(http, owner_key)
-            ids, _ = await seed.bulk_products(http, owner_key, STOCKED)
-            await seed.restock(http, owner_key, ids, 1_000_000, concurrency=1)  # under the small limit
-        make = seed.checkout_maker(storefront, [f"BENCH-{i:06d}" for i in range(STOCKED)])
+        shop, _ = await seed.stocked_shop(url, app.base_url, STOCKED, restock_concurrency=1)  # under the small limit
+        make = seed.checkout_maker(shop.storefront_key, [f"BENCH-{i:06d}" for i in range(STOCKED)])
         created = lambda status: status == 201  # noqa: E731
 
         log(f"unloaded: 1 client, {args.baseline:g} s")

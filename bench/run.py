@@ -40,6 +40,7 @@ from bench.common import (
     emporium_server,
     free_port,
     machine,
+    server_settings,
     start_run,
 )
 from bench.loadgen import Result, closed_loop, get_load, wrk_available
@@ -376,17 +377,8 @@ async def main(plan: Plan) -> dict[str, Any]:
     log(f"machine: {result['machine']}; load generator: {plan.tool}")
     db_name, url = await create_database(server, "emporium_bench")
     result["database_name"] = db_name
-    settings = {
-        "WORKERS": str(plan.workers),
-        "DB_POOL_SIZE": str(plan.pool_size),
-        "CRON_ENABLED": "false",
-        "EVENTS_DISPATCH": "false",  # bench.event_worker delivers events in its own process
-        "MIGRATE_ON_START": "false",
-        "LOG_LEVEL": plan.log_level,
-        # the bench measures throughput, not the per-key/per-org rate limits (their own tests do)
-        "RATE_LIMIT_PER_KEY": "1000000",
-        "RATE_LIMIT_PER_ORG": "1000000",
-    }
+    # bench.event_worker delivers the events in its own process
+    settings = server_settings(plan.workers, plan.pool_size, plan.log_level)
     result["server_settings"] = settings
     port = free_port()
     app = emporium_server(url, work / "server.log", port, **settings).start()

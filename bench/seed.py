@@ -95,6 +95,19 @@ async def bulk_products(http: httpx.AsyncClient, owner_key: str, count: int) -> 
     return ids, time.perf_counter() - started
 
 
+async def stocked_shop(
+    database_url: str, base_url: str, products: int, *, restock_concurrency: int = 16
+) -> tuple[Shop, list[str]]:
+    """A new shop with a storefront key and `products` products (SKUs `BENCH-000000`...), each with a
+    million units on hand: what a checkout run needs."""
+    org_id, owner_key = create_shop(database_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        shop = Shop(org_id, owner_key, await storefront_key(http, owner_key))
+        ids, _ = await bulk_products(http, owner_key, products)
+        await restock(http, owner_key, ids, 1_000_000, concurrency=restock_concurrency)
+    return shop, ids
+
+
 async def restock(
     http: httpx.AsyncClient, owner_key: str, product_ids: list[str], quantity: int, *, concurrency: int = 16
 ) -> None:
