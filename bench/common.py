@@ -156,15 +156,19 @@ class Process:
                         found.append(int(entry.name))
         return sorted(found)
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the group's live processes so far (from /proc/<pid>/stat)."""
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system CPU seconds of the group's live processes so far (from /proc/<pid>/stat)."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
+        user = system = 0
         for pid in self.pids():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+                user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+        return user / ticks, system / ticks
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the group's live processes so far."""
+        return sum(self.cpu_times())
 
     def kill_group(self) -> None:
         """SIGKILL to the whole process group, then reap the leader."""

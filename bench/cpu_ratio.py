@@ -30,9 +30,10 @@ from bench.common import (
     server_url,
 )
 from bench.loadgen import closed_loop
-from bench.run import reference_server
+from bench.run import reference_server, with_server_cpu
 
 PRODUCTS = 200
+WARMUP_S = 1.0
 
 
 @dataclass
@@ -45,38 +46,26 @@ class Round:
     load: float
 
 
-def _user_system(process: Process) -> tuple[float, float]:
-    ticks = os.sysconf("SC_CLK_TCK")
-    user = system = 0
-    for pid in process.pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        user, system = user + int(fields[11]), system + int(fields[12])
-    return user / ticks, system / ticks
-
-
 async def _round(name: str, process: Process, storefront: str, skus: list[str], args: argparse.Namespace) -> Round:
-    warmup = 1.0
-    run = asyncio.create_task(
-        closed_loop(
-            name,
-            process.base_url,
-            seed.checkout_maker(storefront, skus),
-            concurrency=args.clients,
-            duration=args.seconds + warmup,
-            warmup=warmup,
-            ok=lambda status: status == 201,
-        )
+    buyers = closed_loop(
+        name,
+        process.base_url,
+        seed.checkout_maker(storefront, skus),
+        concurrency=args.clients,
+        duration=args.seconds,
+        warmup=WARMUP_S,
+        ok=lambda status: status == 201,
     )
-    await asyncio.sleep(warmup)  # the load generator's own window opens here too
-    before = _user_system(process)
-    result = await run
-    after = _user_system(process)
-    good = max(result.requests - result.errors, 1)
-    user, system = (after[0] - before[0]) * 1000 / good, (after[1] - before[1]) * 1000 / good
-    return Round(name, good / result.duration_s, user + system, user, system, os.getloadavg()[0])
+    row = await with_server_cpu(process, WARMUP_S, buyers)
+    good = max(row["requests"] - row["errors"], 1)
+    return Round(
+        name,
+        good / row["duration_s"],
+        row["server_cpu_ms_per_ok"],
+        row["server_user_ms_per_ok"],
+        row["server_system_ms_per_ok"],
+        os.getloadavg()[0],
+    )
 
 
 async def main(args: argparse.Namespace) -> None:

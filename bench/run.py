@@ -174,19 +174,23 @@ async def with_server_cpu(server: Process, warmup: float, run: Awaitable[Result]
 
     The window opens `warmup` seconds after the run starts, as the load generators' own windows do.
     """
-    marks: list[float] = []
+    marks: list[tuple[float, float]] = []
 
     async def mark() -> None:
         await asyncio.sleep(warmup)  # the measured window starts here
-        marks.append(server.cpu_seconds())
+        marks.append(server.cpu_times())
 
     marker = asyncio.create_task(mark())
     result = await run
     await marker
-    used = server.cpu_seconds() - marks[0]
+    (user_before, system_before), (user_after, system_after) = marks[0], server.cpu_times()
+    user, system = user_after - user_before, system_after - system_before
+    used = user + system
     row = result.row()
     good = result.requests - result.errors
     row["server_cpu_ms_per_ok"] = round(used * 1000 / good, 3) if good else None
+    row["server_user_ms_per_ok"] = round(user * 1000 / good, 3) if good else None
+    row["server_system_ms_per_ok"] = round(system * 1000 / good, 3) if good else None
     row["server_cpu_pct"] = round(used / max(result.duration_s, 1e-9) * 100, 1)
     return row
 
