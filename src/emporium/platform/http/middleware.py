@@ -19,12 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emporium.platform.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 from emporium.platform.ids import new_id
 from emporium.platform.requestlog.buffer import RequestLogBuffer
+from emporium.platform.telemetry.logging import AccessLog
 from emporium.platform.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, status_class
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 _log = structlog.stdlib.get_logger("emporium.access")
+_access = AccessLog("emporium.access")
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -102,8 +104,7 @@ class RequestContextMiddleware:
                 self.request_log.append(
                     (time.time(), scope["state"], route, scope["method"], status, elapsed, scope["headers"])
                 )
-            _log.info(
-                "request",
+            _access.request(
                 method=scope["method"],
                 route=route,
                 status=status,

@@ -7,10 +7,12 @@ the request's context variables (`request_id`, later `trace_id`).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -66,6 +68,10 @@ def _renderer(fmt: LogFormat) -> Any:
     return structlog.processors.JSONRenderer()
 
 
+class _JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler `configure_logging` installs when it writes JSON lines (`AccessLog` writes to it)."""
+
+
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -90,7 +96,8 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
             _renderer(fmt),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    json_lines = isinstance(formatter.processors[-1], structlog.processors.JSONRenderer)
+    handler = (_JsonLines if json_lines else logging.StreamHandler)(sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -114,6 +121,57 @@ def stdlib_passthrough_config() -> dict[str, Any]:
             "granian.access": {"handlers": [], "propagate": True},
         },
     }
+
+
+class AccessLog:
+    """The access log: one line per request, `event="request"`, in the shape of every other line (the
+    context variables, level, logger, timestamp, trace ids).
+
+    Written straight to the JSON handler `configure_logging` installed. The general path (a stdlib
+    record, the processor chain, the secrets scan over every string) cost ~0.1 ms a request, the largest
+    single piece of the edge's CPU on a checkout (issue 14). Skipping the scan is safe here: every value
+    is one the server made (method, route template, status, duration, the validated request id). With
+    console output, or once something else replaced the root handler, the line takes the general path.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._stdlib = logging.getLogger(name)
+        self._general = structlog.stdlib.get_logger(name)
+
+    def request(self, **fields: str | int | float) -> None:
+        if not self._stdlib.isEnabledFor(logging.INFO):
+            return
+        installed = logging.root.handlers
+        handler = installed[0] if len(installed) == 1 else None
+        if not isinstance(handler, _JsonLines):
+            self._general.info("request", **fields)
+            return
+        line: dict[str, Any] = {**fields, "event": "request"}
+        for key, value in structlog.contextvars.get_contextvars().items():
+            line.setdefault(key, value)
+        line["level"] = "info"
+        line["logger"] = self.name
+        line["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
+        add_trace_ids(None, "", line)
+        text = json.dumps(line) + handler.terminator
+        with handler.lock or _NO_LOCK:
+            try:
+                handler.stream.write(text)
+                handler.stream.flush()
+            except (OSError, ValueError):  # a closed or full stream: as logging does, the request goes on
+                pass
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

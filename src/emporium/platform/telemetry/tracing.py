@@ -47,7 +47,10 @@ _ROLES = {
 }
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """Ours, made once: before a provider is installed it is OpenTelemetry's proxy, which follows the one
+    installed later (a process installs one, and OpenTelemetry refuses to replace it)."""
     return trace.get_tracer("emporium")
 
 
