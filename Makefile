@@ -16,7 +16,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 SYNC_STAMP := $(VENV)/.synced
 
-.PHONY: help deps run test soak fuzz unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench bench-cpu chaos overload
+.PHONY: help deps run test soak fuzz unit integration lint fmt typecheck contracts-check migrate migration openapi contracts ready hooks clean bench bench-cpu bench-calls chaos overload
 
 help: ## List the targets
 	@printf "Emporium — make targets:\n\n"
@@ -64,6 +64,9 @@ bench: deps ## Benchmark vs ceilings from the same run; results in bench/results
 
 bench-cpu: deps ## Server CPU per checkout vs the reference, rounds in turns (~1 min; ARGS="--clients 8 --rounds 3")
 	$(BIN)/python -m bench.cpu_ratio $(ARGS)
+
+bench-calls: deps ## Function calls per checkout vs the reference, in-process: a count load does not move (ARGS=--by-layer)
+	$(BIN)/python -m bench.call_count $(ARGS)
 
 chaos: deps ## kill -9 the server under checkout traffic (ARGS="--kills 20"), then check invariants: PASS/FAIL
 	$(BIN)/python -m bench.chaos $(ARGS)
