@@ -35,7 +35,7 @@ import httpx
 import uvloop
 
 from bench import seed
-from bench.common import create_database, drop_database, server_url
+from bench.common import create_database, drop_database, in_process_config, server_url
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 PRODUCTS = 20
@@ -148,23 +148,13 @@ async def _checkout(name: str, app: ASGIApp, checkout: Checkout) -> None:
 async def main(args: argparse.Namespace) -> None:
     from emporium.bootstrap.app import create_app
     from emporium.bootstrap.runtime import open_runtime
-    from emporium.config import Config
     from emporium.platform.telemetry.logging import configure_logging
 
     server = server_url()
     db_name, url = await create_database(server, "emporium_calls")
     try:
         org_id, owner_key = seed.create_shop(url)
-        config = Config(
-            database_url=url,
-            log_level="info",  # as the bench's servers: the access line is part of a request's cost
-            log_format="json",
-            events_dispatch=False,
-            cron_enabled=False,
-            webhooks_deliver=False,
-            rate_limit_per_key=1_000_000,
-            rate_limit_per_org=1_000_000,
-        )
+        config = in_process_config(url, "info")  # as the bench's servers: the access line is a request's cost
         configure_logging(config.log_level, config.log_format)
         logging.getLogger().handlers[0].setStream(io.StringIO())  # type: ignore[attr-defined]  # not read
         app = create_app(lambda: open_runtime(config, url), config)

@@ -15,11 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+
+if TYPE_CHECKING:
+    from emporium.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -216,6 +219,23 @@ def server_settings(workers: int, pool_size: int, log_level: str = "info") -> di
         "RATE_LIMIT_PER_KEY": "1000000",
         "RATE_LIMIT_PER_ORG": "1000000",
     }
+
+
+def in_process_config(database_url: str, log_level: str) -> Config:
+    """The application's settings when a bench runs it in its own process: as `server_settings` (no event
+    dispatch, cron or webhook delivery; rate limits out of the way), JSON logs at `log_level`."""
+    from emporium.config import Config  # when called: the bench's other tools do not import the application
+
+    return Config(
+        database_url=database_url,
+        log_level=log_level,
+        log_format="json",
+        events_dispatch=False,
+        cron_enabled=False,
+        webhooks_deliver=False,
+        rate_limit_per_key=1_000_000,
+        rate_limit_per_org=1_000_000,
+    )
 
 
 def emporium_server(database_url: str, log_path: Path, port: int, **settings: str) -> Process:

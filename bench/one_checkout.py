@@ -35,7 +35,7 @@ import asyncpg
 import httpx
 
 from bench import seed
-from bench.common import create_database, drop_database
+from bench.common import create_database, drop_database, in_process_config
 from bench.wire import WireCounter
 
 WARMUP_CHECKOUTS = 20
@@ -134,7 +134,6 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
 
     from emporium.bootstrap.app import create_app
     from emporium.bootstrap.runtime import open_runtime
-    from emporium.config import Config
     from emporium.platform.telemetry.logging import configure_logging
     from emporium.platform.telemetry.tracing import configure_tracing
 
@@ -161,16 +160,7 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
         _org_id, owner_key = seed.create_shop(url)
         proxy = await WireCounter(*_upstream(url)).start()
         proxied = _proxied(url, proxy.port)
-        config = Config(
-            database_url=proxied,
-            log_level="warning",
-            log_format="json",
-            events_dispatch=False,
-            cron_enabled=False,
-            webhooks_deliver=False,
-            rate_limit_per_key=1_000_000,
-            rate_limit_per_org=1_000_000,
-        )
+        config = in_process_config(proxied, "warning")
         configure_logging("warning", "json")
         provider = configure_tracing(config.service_name, config.otlp_endpoint)  # what open_runtime installs
         spans = InMemorySpanExporter()
