@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -82,6 +83,17 @@ def test_a_request_id_that_looks_like_a_key_is_redacted_as_the_general_path_does
     fast, general = json_log.lines()
     assert secret not in json_log.stream.getvalue()
     assert fast["request_id"] == general["request_id"] == "emp_live_abcdefgh…"
+
+
+def test_a_context_variable_json_has_no_type_for_is_written_as_the_general_path_writes_it(json_log: JsonLog) -> None:
+    structlog.contextvars.bind_contextvars(tags={"vip"}, at=datetime(2026, 12, 7, tzinfo=UTC))
+    json_log.only_handler()
+    _direct(AccessLog("emporium.access")).request(**FIELDS)
+    structlog.stdlib.get_logger("emporium.access").info("request", **FIELDS)
+    fast, general = json_log.lines()
+    assert fast.pop("timestamp") and general.pop("timestamp")
+    assert fast == general
+    assert fast["tags"] == "{'vip'}"
 
 
 def test_below_info_nothing_is_written(json_log: JsonLog) -> None:

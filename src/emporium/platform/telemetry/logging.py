@@ -154,13 +154,20 @@ class AccessLog:
         line["logger"] = self.name
         line["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
         add_trace_ids(None, "", line)
-        text = json.dumps(line) + handler.terminator
+        text = json.dumps(line, default=_json_fallback) + handler.terminator
         with handler.lock or contextlib.nullcontext():
             try:
                 handler.stream.write(text)
                 handler.stream.flush()
             except (OSError, ValueError):  # a closed or full stream: as logging does, the request goes on
                 pass
+
+
+def _json_fallback(value: object) -> object:
+    """What structlog's JSON renderer writes for a value JSON has no type for: its `__structlog__()`, else
+    its repr (a context variable someone bound may be any object)."""
+    as_logged = getattr(value, "__structlog__", None)
+    return as_logged() if callable(as_logged) else repr(value)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
