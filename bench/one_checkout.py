@@ -13,7 +13,8 @@ stopped so only the checkout talks to the database):
   counting round trips and Execute/Query messages.
 - Spans: the SDK provider `open_runtime` installs by default, with an in-memory exporter added.
 
-A few checkouts run first, so every pooled connection has its prepared statements; then three are
+A few checkouts run first, so every pooled connection has its prepared statements and every product has
+been priced once in the process (decision 043: a checkout reserves at the price last seen); then three are
 measured one at a time (they should agree; the median by round trips is the headline).
 `pg_stat_database` is read around the three together, since its counters take up to 10 s to settle.
 """
@@ -176,9 +177,11 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
                 await seed.restock(http, owner_key, ids, 100_000)
                 rng = random.Random(11)
 
-                async def checkout() -> httpx.Response:
+                all_skus = [f"BENCH-{i:06d}" for i in range(20)]
+
+                async def checkout(skus: list[str] | None = None) -> httpx.Response:
                     """Two lines, immediate capture, the sandbox's success token."""
-                    skus = rng.sample([f"BENCH-{i:06d}" for i in range(20)], 2)
+                    skus = skus or rng.sample(all_skus, 2)
                     body = {
                         "lines": [{"sku": sku, "quantity": 1} for sku in skus],
                         "shipping_amount": 490,
@@ -192,6 +195,8 @@ async def measure(server: str, work: Path, *, pg_stat_database: bool = True) -> 
                         raise RuntimeError(f"measuring checkout answered {response.status_code}: {response.text}")
                     return response
 
+                for n in range(0, len(all_skus), 2):  # each product once: the process has seen its price
+                    await checkout(all_skus[n : n + 2])
                 for _ in range(WARMUP_CHECKOUTS):
                     await checkout()
                 runs = []

@@ -145,3 +145,64 @@ async def test_nothing_deferred_is_written_on_rollback(
 def test_a_deferred_write_must_return_its_rows() -> None:
     with pytest.raises(ValueError, match="RETURNING"):
         DeferredWrite[str]("silent", "INSERT INTO public.t (v) VALUES (:v)", lambda items: {"v": items[0]})
+
+
+def _counted(table: str) -> DeferredWrite[list[str]]:
+    """Writes each queued list and must write as many rows as the list says (`:expected`, a bound count)."""
+    return DeferredWrite[list[str]](
+        "counted",
+        f"INSERT INTO public.{table} (v) SELECT x FROM unnest(CAST(:values AS text[])) AS x "
+        "WHERE x <> 'no' RETURNING 1",
+        lambda items: {"values": [v for item in items for v in item], "expected": sum(len(i) for i in items)},
+        check=RowCheck("expected", lambda rows: Refused(f"{rows} rows written")),
+    )
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["after-a-statement", "alone"])
+async def test_a_row_check_may_take_its_count_from_a_bind(
+    alone: bool, db: Database, pg: asyncpg.Connection, tables: tuple[str, str]
+) -> None:
+    counted = _counted(tables[0])
+
+    async def write(values: list[str]) -> None:
+        async with transaction(db) as tx:
+            if not alone:
+                await tx.execute(text(f"INSERT INTO public.{tables[1]} (v) VALUES ('direct')"))
+            tx.write_before_commit(counted, values)
+            await tx.commit()
+
+    for _ in range(2):  # through SQLAlchemy, then to asyncpg directly
+        await write(["a", "b", "c"])
+        with pytest.raises(Refused, match="2 rows written"):
+            await write(["x", "no", "y"])
+    assert await _rows(pg, tables[0]) == ["a", "a", "b", "b", "c", "c"]
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["after-a-statement", "alone"])
+async def test_a_write_returns_the_columns_the_database_decided(
+    alone: bool, db: Database, pg: asyncpg.Connection, tables: tuple[str, str]
+) -> None:
+    stamped = DeferredWrite[str](
+        "stamped",
+        f"INSERT INTO public.{tables[0]} (v) VALUES (:v) RETURNING upper(v) AS shout, now() AS at",
+        lambda items: {"v": items[0]},
+        returning=("shout", "at"),
+    )
+    plain = _insert(tables[1])
+    for n in range(2):  # through SQLAlchemy, then to asyncpg directly
+        async with transaction(db) as tx:
+            if not alone:
+                await tx.execute(text(f"INSERT INTO public.{tables[1]} (v) VALUES ('direct{n}')"))
+            tx.write_before_commit(plain, f"before{n}")
+            returned = tx.write_before_commit(stamped, f"hello{n}")
+            tx.write_before_commit(plain, f"after{n}")
+            with pytest.raises(RuntimeError, match="after COMMIT"):
+                _ = returned.values
+            with pytest.raises(RuntimeError, match="queue it once"):
+                tx.write_before_commit(stamped, "twice")
+            await tx.commit()
+            committed_at = await pg.fetchval("SELECT now()")
+        shout, at = returned.values
+        assert shout == f"HELLO{n}" and abs((committed_at - at).total_seconds()) < 60
+    assert await _rows(pg, tables[0]) == ["hello0", "hello1"]
+    assert set(await _rows(pg, tables[1])) >= {"before0", "after0", "before1", "after1"}

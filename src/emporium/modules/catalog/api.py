@@ -18,7 +18,21 @@ from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Conflict, FieldError, ValidationFailed
 from emporium.platform.telemetry.tracing import traced
 
-__all__ = ["OutOfStock", "PricedLine", "StockLine", "commit_stock", "price_lines", "release_stock", "reserve_stock"]
+__all__ = [
+    "OutOfStock",
+    "PricedLine",
+    "QuoteMoved",
+    "StockLine",
+    "commit_stock",
+    "forget_quote",
+    "price_lines",
+    "quote_lines",
+    "release_stock",
+    "reserve_quoted_at_commit",
+    "reserve_stock",
+]
+
+QuoteMoved = services.QuoteMoved
 
 
 @traced
@@ -64,6 +78,32 @@ async def reserve_stock(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list
         for line in found
         if line.on_sale is not None
     ]
+
+
+def quote_lines(org_id: str, lines: Sequence[StockLine]) -> list[PricedLine] | None:
+    """The lines priced as this process last saw them on sale (no round trip, no lock); None when it has
+    not seen one of them (`reserve_stock` prices it). Reserve the quote with `reserve_quoted_at_commit`,
+    which holds only if every line is still on sale as quoted."""
+    merged = merge_lines(lines)
+    on_sale = services.remembered_on_sale(org_id, [line.sku for line in merged])
+    if on_sale is None:
+        return None
+    return [
+        PricedLine(p.product_id, line.sku, p.name, p.price, line.quantity)
+        for line, p in zip(merged, on_sale, strict=True)
+    ]
+
+
+def forget_quote(org_id: str, lines: Sequence[StockLine]) -> None:
+    """The quote of these lines was refused at COMMIT (`QuoteMoved`): price them afresh next time."""
+    services.forget_on_sale(org_id, [line.sku for line in lines])
+
+
+def reserve_quoted_at_commit(tx: Tx, org_id: str, quoted: Sequence[PricedLine]) -> None:
+    """Reserve quoted lines with the transaction's deferred writes, all or none: at COMMIT, a line short of
+    stock or no longer on sale as quoted (SKU, name, price) fails the statement with `QuoteMoved` (nothing
+    written)."""
+    services.reserve_at_commit(tx, org_id, quoted)
 
 
 @traced

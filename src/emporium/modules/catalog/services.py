@@ -14,9 +14,17 @@ from sqlalchemy import and_, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from emporium.modules.catalog.domain import AdjustmentKind, Inventory, StockAdjustment, StockBelowReserved, StockLine
+from emporium.modules.catalog.domain import (
+    AdjustmentKind,
+    Inventory,
+    PricedLine,
+    StockAdjustment,
+    StockBelowReserved,
+    StockLine,
+)
 from emporium.modules.catalog.tables import category, inventory, product, stock_adjustment
 from emporium.platform.crud.services import AlreadyExists
+from emporium.platform.db.deferred import DeferredWrite, RowCheck, RowsMoved
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
@@ -151,6 +159,13 @@ async def list_adjustments(
 
 
 @dataclass(frozen=True, slots=True)
+class OnSale:
+    product_id: str
+    name: str
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
 class ReservedLine:
     """A wanted line as the reserving statement found it: its product on sale (else None) and its stock."""
 
@@ -203,7 +218,7 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[Reser
     """
     params = {"org": org_id, "skus": [line.sku for line in lines], "qtys": [line.quantity for line in lines]}
     rows = (await tx.execute(_RESERVE, params)).all()
-    return [
+    reserved = [
         ReservedLine(
             r.sku,
             r.qty,
@@ -213,6 +228,85 @@ async def reserve(tx: Tx, org_id: str, lines: Sequence[StockLine]) -> list[Reser
         )
         for r in rows
     ]
+    remember_on_sale(org_id, reserved)
+    return reserved
+
+
+# Checkout's fast path (decision 043): the lines priced from what this process last saw them on sale as (no
+# round trip), then reserved by a deferred write in the transaction's one statement, which holds only if
+# every line is still on sale under that SKU, name and price, and in stock (a row check on the lines reserved).
+# The memory is filled by the locking reservation, which reads the prices; a stale entry costs one refused
+# statement (nothing written) and the locking way, never a wrong price.
+_ON_SALE_REMEMBERED = 10_000
+_on_sale: dict[tuple[str, str], OnSale] = {}
+
+
+def remember_on_sale(org_id: str, lines: Sequence[ReservedLine]) -> None:
+    for line in lines:
+        _on_sale.pop((org_id, line.sku), None)
+        if line.on_sale is not None:
+            _on_sale[org_id, line.sku] = line.on_sale  # the newest last: the oldest go first when it is full
+    while len(_on_sale) > _ON_SALE_REMEMBERED:
+        del _on_sale[next(iter(_on_sale))]
+
+
+def forget_on_sale(org_id: str, skus: Sequence[str]) -> None:
+    for sku in skus:
+        _on_sale.pop((org_id, sku), None)
+
+
+def remembered_on_sale(org_id: str, skus: Sequence[str]) -> list[OnSale] | None:
+    """Each SKU's product as this process last saw it on sale; None when one was not seen."""
+    found = []
+    for sku in skus:
+        on_sale = _on_sale.get((org_id, sku))
+        if on_sale is None:
+            return None
+        found.append(on_sale)
+    return found
+
+
+class QuoteMoved(RowsMoved):
+    """A quoted line is short of stock, or no longer on sale as quoted (SKU, name, price), at COMMIT: nothing
+    was written; the caller places the order the locking way, which prices afresh and explains a refusal."""
+
+
+RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
+    "catalog.reserve",
+    """
+    UPDATE catalog.inventory i
+       SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
+      FROM (SELECT held.product_id, w.qty
+              FROM unnest(CAST(:product_ids AS text[]), CAST(:skus AS text[]), CAST(:names AS text[]),
+                          CAST(:prices AS bigint[]), CAST(:currencies AS text[]), CAST(:qtys AS integer[]))
+                   AS w(product_id, sku, name, price, currency, qty)
+              JOIN catalog.product p ON p.id = w.product_id AND p.org_id = :org AND p.deleted_at IS NULL
+                   AND p.active AND p.sku = w.sku AND p.name = w.name AND p.price_amount = w.price
+                   AND p.price_currency = w.currency
+              JOIN catalog.inventory held ON held.product_id = p.id
+             ORDER BY p.sku
+               FOR UPDATE OF held) AS l
+     WHERE i.product_id = l.product_id AND i.on_hand - i.reserved >= l.qty
+    RETURNING 1
+    """,
+    lambda items: {
+        "org": items[0][0],
+        "product_ids": [line.product_id for _, lines in items for line in lines],
+        "skus": [line.sku for _, lines in items for line in lines],
+        "names": [line.name for _, lines in items for line in lines],
+        "qtys": [line.quantity for _, lines in items for line in lines],
+        "prices": [line.unit_price.amount for _, lines in items for line in lines],
+        "currencies": [line.unit_price.currency for _, lines in items for line in lines],
+        "lines": sum(len(lines) for _, lines in items),
+    },
+    check=RowCheck("lines", lambda rows: QuoteMoved(f"{rows} quoted lines could be reserved as quoted")),
+)
+
+
+def reserve_at_commit(tx: Tx, org_id: str, quoted: Sequence[PricedLine]) -> None:
+    """Reserve the quoted lines in the transaction's deferred writes (rows locked in SKU order, stock checked
+    on the row written): all of them at their quoted price, or the statement fails with `QuoteMoved`."""
+    tx.write_before_commit(RESERVE_AT_COMMIT, (org_id, quoted))
 
 
 _MOVE = text(
@@ -274,13 +368,6 @@ async def commit_sale(tx: Tx, org_id: str, lines: Sequence[StockLine], actor_id:
     )
     await tx.execute(statement, params)
     return True
-
-
-@dataclass(frozen=True, slots=True)
-class OnSale:
-    product_id: str
-    name: str
-    price: Money
 
 
 @traced

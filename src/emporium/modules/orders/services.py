@@ -6,11 +6,11 @@ The calls to other modules are thin and untraced: the api function they call has
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, Integer, Interval, Text, and_, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, BigInteger, DateTime, Integer, Interval, Text, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from emporium.modules.catalog import api as catalog_api
@@ -18,8 +18,9 @@ from emporium.modules.identity import api as identity_api
 from emporium.modules.orders.domain import CaptureMode, Order, OrderLine, OrderStatus
 from emporium.modules.orders.tables import order, order_line
 from emporium.modules.payments import api as payments_api
-from emporium.platform.db.deferred import DeferredWrite, exactly_one_row
+from emporium.platform.db.deferred import DeferredWrite, Returned, exactly_one_row
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
+from emporium.platform.db.sequence import SequenceBlocks
 from emporium.platform.db.tx import Tx
 from emporium.platform.money import Money
 from emporium.platform.pagination import Page, page_of
@@ -37,6 +38,22 @@ async def reserve_stock(tx: Tx, org_id: str, wanted: Sequence[tuple[str, int]]) 
     return await catalog_api.reserve_stock(tx, org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
 
 
+def quote_lines(org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_api.PricedLine] | None:
+    """The wanted lines priced as last seen on sale, without a round trip; None: price them by reserving."""
+    return catalog_api.quote_lines(org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
+
+
+def forget_quote(org_id: str, wanted: Sequence[tuple[str, int]]) -> None:
+    catalog_api.forget_quote(org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
+
+
+def reserve_quoted_at_commit(tx: Tx, org_id: str, quoted: Sequence[catalog_api.PricedLine]) -> None:
+    catalog_api.reserve_quoted_at_commit(tx, org_id, quoted)
+
+
+QuoteMoved = catalog_api.QuoteMoved
+
+
 async def release_stock(tx: Tx, org_id: str, lines: Sequence[OrderLine]) -> None:
     await catalog_api.release_stock(tx, org_id, _stock(lines))
 
@@ -51,7 +68,7 @@ Payment = payments_api.Payment
 AuthorizationResult = payments_api.AuthorizationResult
 
 
-def open_payment(tx: Tx, placed: Order, provider: str, card_token: str) -> Payment:
+def open_payment(tx: Tx, placed: NewOrder, provider: str, card_token: str) -> Payment:
     return payments_api.open_payment(
         tx, org_id=placed.org_id, order_id=placed.id, provider=provider, amount=placed.total, card_token=card_token
     )
@@ -119,76 +136,117 @@ async def _lines(tx: Tx, order_ids: Sequence[str], currency: dict[str, str]) -> 
     return found
 
 
-# The order and its lines in one statement (one round trip): the lines come in as parallel arrays.
+# An order and its lines are written with the transaction's deferred writes (decision 043): two writes of
+# one statement, the lines' foreign key checked at its end, when both rows exist. Its number comes from a
+# block of the identity's sequence, because its OrderCreated event, written by the same statement, names it.
+ORDER_NUMBER_BLOCK = 50
+_NUMBERS = SequenceBlocks("pg_get_serial_sequence('orders.\"order\"', 'number')", ORDER_NUMBER_BLOCK)
+
+
+async def next_order_number(tx: Tx) -> int:
+    """A new order's number, reading a new block in the transaction when this process's is used up."""
+    return await _NUMBERS.next(tx)
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A new order as its caller knows it before COMMIT; `placed()` adds, after it, what the database
+    decided as it wrote the row (the org's capture mode, the times)."""
+
+    id: str
+    org_id: str
+    number: int
+    customer_email: str
+    customer_name: str | None
+    customer_phone: str | None
+    shipping_address: dict[str, Any]
+    metadata: dict[str, Any]
+    lines: tuple[OrderLine, ...]
+    subtotal: Money
+    shipping: Money
+    total: Money
+    reservation_ttl: timedelta
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency
+
+    def placed(self, written: Returned) -> Order:
+        """The order as `insert_order_at_commit` wrote it (read after COMMIT)."""
+        capture_mode, created_at, reservation_expires_at = written.values
+        return Order(
+            id=self.id, org_id=self.org_id, number=self.number, status=OrderStatus.PENDING_PAYMENT,
+            capture_mode=CaptureMode(capture_mode), customer_email=self.customer_email,
+            customer_name=self.customer_name, customer_phone=self.customer_phone,
+            shipping_address=self.shipping_address, metadata=self.metadata, lines=self.lines,
+            subtotal=self.subtotal, shipping=self.shipping, total=self.total, refunded=Money(0, self.currency),
+            carrier=None, tracking_number=None, cancel_reason=None, reservation_expires_at=reservation_expires_at,
+            version=1, created_at=created_at, updated_at=created_at,
+        )  # fmt: skip
+
+
 _CAPTURE_MODE = identity_api.capture_mode_sql("org_id")  # the org's setting, read by this statement
-_INSERT_ORDER = text(
+_ORDER_AT_COMMIT = DeferredWrite[NewOrder](
+    "orders.order",
     f"""
-    WITH o AS (
-        INSERT INTO orders."order"
-               (id, org_id, status, capture_mode, currency, subtotal_amount, shipping_amount, total_amount,
-                customer_email, customer_name, customer_phone, shipping_address, metadata, reservation_expires_at)
-        VALUES (:id, :org_id, :status, {_CAPTURE_MODE}, :currency, :subtotal, :shipping, :total,
-                :email, :name, :phone, :address, :metadata, now() + :ttl)
-        RETURNING *
-    ), l AS (
-        INSERT INTO orders.order_line
-               (order_id, line_no, product_id, sku, name, unit_price_amount, quantity, line_total_amount)
-        SELECT o.id, x.* FROM o, unnest(:line_nos, :product_ids, :skus, :names, :unit_prices, :quantities,
-                                        :line_totals) AS x
-    )
-    SELECT * FROM o
-    """  # noqa: S608 (constant SQL)
-).bindparams(
-    *(bindparam(n, type_=Text) for n in ("id", "org_id", "status", "currency", "email")),
-    *(bindparam(n, type_=Text) for n in ("name", "phone")),
-    *(bindparam(n, type_=BigInteger) for n in ("subtotal", "shipping", "total")),
-    bindparam("address", type_=JSONB),
-    bindparam("metadata", type_=JSONB),
-    bindparam("ttl", type_=Interval),
-    *(bindparam(n, type_=ARRAY(Text)) for n in ("product_ids", "skus", "names")),
-    *(bindparam(n, type_=ARRAY(Integer)) for n in ("line_nos", "quantities")),
-    *(bindparam(n, type_=ARRAY(BigInteger)) for n in ("unit_prices", "line_totals")),
+    INSERT INTO orders."order"
+           (id, org_id, number, status, capture_mode, currency, subtotal_amount, shipping_amount, total_amount,
+            customer_email, customer_name, customer_phone, shipping_address, metadata, reservation_expires_at)
+    VALUES (:id, :org_id, :number, :status, {_CAPTURE_MODE}, :currency, :subtotal, :shipping, :total,
+            :email, :name, :phone, :address, :metadata, now() + :ttl)
+    RETURNING capture_mode, created_at, reservation_expires_at
+    """,  # noqa: S608 (constant SQL)
+    lambda items: _order_values(items[0]),
+    types={
+        **{n: Text() for n in ("id", "org_id", "status", "currency", "email", "name", "phone")},
+        **{n: BigInteger() for n in ("number", "subtotal", "shipping", "total")},
+        "address": JSONB(),
+        "metadata": JSONB(),
+        "ttl": Interval(),
+    },
+    returning=("capture_mode", "created_at", "reservation_expires_at"),
+)
+_LINES_AT_COMMIT = DeferredWrite[NewOrder](
+    "orders.order_line",
+    """
+    INSERT INTO orders.order_line
+           (order_id, line_no, product_id, sku, name, unit_price_amount, quantity, line_total_amount)
+    SELECT x.* FROM unnest(:order_ids, :line_nos, :product_ids, :skus, :names, :unit_prices, :quantities,
+                           :line_totals) AS x
+    RETURNING 1
+    """,
+    lambda items: {
+        "order_ids": [o.id for o in items for _ in o.lines],
+        "line_nos": [line.line_no for o in items for line in o.lines],
+        "product_ids": [line.product_id for o in items for line in o.lines],
+        "skus": [line.sku for o in items for line in o.lines],
+        "names": [line.name for o in items for line in o.lines],
+        "unit_prices": [line.unit_price.amount for o in items for line in o.lines],
+        "quantities": [line.quantity for o in items for line in o.lines],
+        "line_totals": [line.total.amount for o in items for line in o.lines],
+    },
+    types={
+        **{n: ARRAY(Text) for n in ("order_ids", "product_ids", "skus", "names")},
+        **{n: ARRAY(Integer) for n in ("line_nos", "quantities")},
+        **{n: ARRAY(BigInteger) for n in ("unit_prices", "line_totals")},
+    },
 )
 
 
-@traced
-async def insert_order(
-    tx: Tx,
-    *,
-    order_id: str,
-    org_id: str,
-    customer: dict[str, Any],
-    shipping_address: dict[str, Any],
-    metadata: dict[str, Any],
-    lines: Sequence[OrderLine],
-    subtotal: Money,
-    shipping: Money,
-    reservation_ttl: timedelta,
-) -> Order:
-    params = {
-        "id": order_id,
-        "org_id": org_id,
-        "status": OrderStatus.PENDING_PAYMENT.value,
-        "currency": subtotal.currency,
-        "subtotal": subtotal.amount,
-        "shipping": shipping.amount,
-        "total": subtotal.amount + shipping.amount,
-        "email": customer["email"],
-        "name": customer.get("name"),
-        "phone": customer.get("phone"),
-        "address": shipping_address,
-        "metadata": metadata,
-        "ttl": reservation_ttl,
-        "line_nos": [line.line_no for line in lines],
-        "product_ids": [line.product_id for line in lines],
-        "skus": [line.sku for line in lines],
-        "names": [line.name for line in lines],
-        "unit_prices": [line.unit_price.amount for line in lines],
-        "quantities": [line.quantity for line in lines],
-        "line_totals": [line.total.amount for line in lines],
-    }
-    row = (await tx.execute(_INSERT_ORDER, params)).one()
-    return _order(row, lines)
+def _order_values(o: NewOrder) -> dict[str, Any]:
+    return {
+        "id": o.id, "org_id": o.org_id, "number": o.number, "status": OrderStatus.PENDING_PAYMENT.value,
+        "currency": o.currency, "subtotal": o.subtotal.amount, "shipping": o.shipping.amount,
+        "total": o.total.amount, "email": o.customer_email, "name": o.customer_name, "phone": o.customer_phone,
+        "address": o.shipping_address, "metadata": o.metadata, "ttl": o.reservation_ttl,
+    }  # fmt: skip
+
+
+def insert_order_at_commit(tx: Tx, new: NewOrder) -> Returned:
+    """Queue the order and its lines for the transaction's deferred writes; `new.placed(returned)` after COMMIT."""
+    written = tx.write_before_commit(_ORDER_AT_COMMIT, new)
+    tx.write_before_commit(_LINES_AT_COMMIT, new)
+    return written
 
 
 @traced

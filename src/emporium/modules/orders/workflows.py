@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from emporium.modules.orders import services as store
@@ -121,55 +122,63 @@ async def place_order(
 ) -> PlacedOrder:
     """Checkout's first transaction: reserve and price the lines in the catalog, record the order
     (with the org's capture mode), its lines and its pending payment, publish OrderCreated, and claim
-    the key; the last four are written by one statement just before COMMIT.
+    the key. Commonly one statement, without BEGIN or COMMIT (decision 043): the lines quoted as this
+    process last saw them on sale, every write deferred, the reservation first, holding only if each
+    line is still on sale as quoted and in stock. Else, or without a quote, nothing is written and the
+    order is placed the locking way: the reservation is a statement of its own, which prices the lines
+    and says what is short or unknown. A refusal rolls it all back: a refused checkout leaves no trace.
 
     The caller refused before this everything refusable without a write (the payment
-    method: `payments.check_payment_method`); what only the database can refuse here
-    (unknown SKU, out of stock, a zero total) rolls the whole transaction back, so a
-    refused checkout leaves no trace. The key is claimed last, with the deferred writes:
+    method: `payments.check_payment_method`). The key is claimed last, with the deferred writes:
     a twin of a request still in progress waits there for it, and the commit raises
     `KeyAlreadyClaimed` for a key another request holds. A refusal that came first is
     answered as the key's holder would be (the edge replays it, or says it is in flight),
     so a retry of a placed order is never told "out of stock".
     """
-    order_id = new_id(ORDER_ID_PREFIX)
+    place = partial(_place, db, principal, audit, claim, spec, choice, new_id(ORDER_ID_PREFIX), reservation_ttl)
     try:
-        async with transaction(db) as tx:
-            tx.wakeups_may_wait(SETTLE_CARRIES_THE_WAKEUP)
-            priced = await store.reserve_stock(tx, principal.org_id, spec.lines)
-            lines = [
-                OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity)
-                for i, p in enumerate(priced, start=1)
-            ]
-            totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
-            check_payable(totals.total.amount)  # refused: the transaction rolls back the reservation with the rest
-            placed = await store.insert_order(
-                tx,
-                order_id=order_id,
-                org_id=principal.org_id,
-                customer={
-                    "email": spec.customer_email.strip().lower(),
-                    "name": spec.customer_name,
-                    "phone": spec.customer_phone,
-                },
-                shipping_address=spec.shipping_address,
-                metadata=spec.metadata,
-                lines=lines,
-                subtotal=totals.subtotal,
-                shipping=totals.shipping,
-                reservation_ttl=reservation_ttl,
-            )
-            payment = store.open_payment(tx, placed, choice.provider, choice.card_token)
-            await publish(tx, _created_event(placed), org_id=placed.org_id)
-            await audit_store.record(tx, audit, placed.id)
-            if claim is not None:
-                idempotency_store.claim(tx, claim, order_id)
-            await tx.commit()
+        try:
+            return await place(quote=True)
+        except store.QuoteMoved:  # stock or a product moved since the quote: nothing was written
+            store.forget_quote(principal.org_id, spec.lines)
+            return await place(quote=False)
     except (ValidationFailed, Conflict) as refused:
         if claim is None or isinstance(refused, KeyAlreadyClaimed) or not await _key_held_elsewhere(db, claim):
             raise
         raise KeyAlreadyClaimed("this Idempotency-Key is in use by another request; retry later") from None
-    return PlacedOrder(placed, payment, choice.card_token)
+
+
+async def _place(
+    db: Database, principal: Principal, audit: AuditContext, claim: IdempotencyClaim | None, spec: OrderSpec,
+    choice: PaymentChoice, order_id: str, reservation_ttl: timedelta, *, quote: bool,
+) -> PlacedOrder:  # fmt: skip
+    org_id = principal.org_id
+    async with transaction(db) as tx:
+        tx.wakeups_may_wait(SETTLE_CARRIES_THE_WAKEUP)
+        quoted = store.quote_lines(org_id, spec.lines) if quote else None
+        number = await store.next_order_number(tx)  # from this process's block; a read when it is used up
+        if quoted is not None:
+            store.reserve_quoted_at_commit(tx, org_id, quoted)  # refused at COMMIT by QuoteMoved
+        priced = quoted if quoted is not None else await store.reserve_stock(tx, org_id, spec.lines)
+        lines = tuple(
+            OrderLine(i, p.product_id, p.sku, p.name, p.unit_price, p.quantity) for i, p in enumerate(priced, start=1)
+        )
+        totals = order_totals(lines, Money(spec.shipping_minor, spec.currency))
+        check_payable(totals.total.amount)  # refused: the transaction rolls back the reservation with the rest
+        new = store.NewOrder(
+            id=order_id, org_id=org_id, number=number, customer_email=spec.customer_email.strip().lower(),
+            customer_name=spec.customer_name, customer_phone=spec.customer_phone,
+            shipping_address=spec.shipping_address, metadata=spec.metadata, lines=lines, subtotal=totals.subtotal,
+            shipping=totals.shipping, total=totals.total, reservation_ttl=reservation_ttl,
+        )  # fmt: skip
+        written = store.insert_order_at_commit(tx, new)
+        payment = store.open_payment(tx, new, choice.provider, choice.card_token)
+        await publish(tx, _created_event(new), org_id=org_id)
+        await audit_store.record(tx, audit, order_id)
+        if claim is not None:
+            idempotency_store.claim(tx, claim, order_id)
+        await tx.commit()
+    return PlacedOrder(new.placed(written), payment, choice.card_token)
 
 
 async def _key_held_elsewhere(db: Database, claim: IdempotencyClaim) -> bool:
@@ -267,7 +276,7 @@ async def _cancel(tx: Tx, current: Order, *, reason: str, refunded_total: Money 
     return cancelled
 
 
-def _event_lines(o: Order) -> list[EventLine]:
+def _event_lines(o: Order | store.NewOrder) -> list[EventLine]:
     return [
         EventLine(
             sku=line.sku,
@@ -280,7 +289,7 @@ def _event_lines(o: Order) -> list[EventLine]:
     ]
 
 
-def _created_event(o: Order) -> OrderCreated:
+def _created_event(o: store.NewOrder) -> OrderCreated:
     return OrderCreated(
         order_id=o.id, order_number=o.number, customer_email=o.customer_email, customer_name=o.customer_name,
         customer_phone=o.customer_phone, currency=o.currency, subtotal_minor=o.subtotal.amount,

@@ -12,11 +12,13 @@ Each kind of write is a `DeferredWrite`: its SQL (one data-modifying statement e
 with `:named` binds, which may start with its own `WITH`), the types of its binds, how its queued
 items become bind values, optionally a `RowCheck` (the number of rows a conditional write must write,
 checked by PostgreSQL inside the statement: a mismatch fails the statement, so nothing of any kind is
-written, and the caller gets the check's exception), and optionally what to do with the number of rows
-it wrote once the statement succeeded. Each write keeps its SQL in the module that owns its table; this
-module only combines them. PostgreSQL runs every CTE of the
+written, and the caller gets the check's exception), optionally what to do with the number of rows
+it wrote once the statement succeeded, and optionally columns of its one row the caller gets back (what
+the database decides as it writes: a default, a value read inside the statement). Each write keeps its
+SQL in the module that owns its table; this module only combines them. PostgreSQL runs every CTE of the
 statement against the same snapshot and to completion; no two of them may write the same row, which
-holds because each kind writes its own table.
+holds because each kind writes its own table. The columns of the combined statement's one row are
+evaluated left to right, so the writes run, and their checks refuse, in the order they were queued.
 """
 
 from __future__ import annotations
@@ -48,10 +50,32 @@ class DeferredWrite(Generic[T]):
     # Called with the items and the number of rows written, once the statement succeeded (not a check:
     # in a transaction of this one statement, the rows are already committed when it runs).
     written: Callable[[list[T], int], None] | None = None
+    # Columns of its RETURNING selected next to its count, for a write of one row: the caller reads them
+    # from the `Returned` that `Tx.write_before_commit` gave it, once the statement succeeded.
+    returning: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "returning" not in self.sql.lower():
             raise ValueError(f"deferred write {self.name!r} must end in RETURNING (its rows are counted)")
+
+
+class Returned:
+    """The `returning` columns of a deferred write's row, once the statement that wrote it succeeded."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: tuple[Any, ...] | None = None) -> None:
+        self._values = values
+
+    def fill(self, values: tuple[Any, ...]) -> None:
+        """Called by the transaction once the statement succeeded."""
+        self._values = values
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        if self._values is None:
+            raise RuntimeError("the deferred writes have not been sent yet (read this after COMMIT)")
+        return self._values
 
 
 def _prefixed(sql: str, prefix: str) -> str:
@@ -76,7 +100,7 @@ class RowCheck:
     Checked by PostgreSQL, in the combined statement itself (`platform.deferred_write_check` raises):
     the statement fails, so no kind is written, also when the statement is the whole transaction."""
 
-    rows: int
+    rows: int | str  # a number, or the name of one of the write's binds that holds it (e.g. one row per line)
     refusal: Callable[[int], Exception]  # called with the number of rows written instead
 
 
@@ -106,8 +130,14 @@ def combined_statement(writes: Sequence[DeferredWrite[Any]], *, notify: bool = F
         binds.extend(bindparam(prefix + name, type_=type_) for name, type_ in write.types.items())
         count = f"(SELECT count(*) FROM w{n})"  # noqa: S608 (constant SQL)
         if write.check is not None:
-            count = f"platform.deferred_write_check({count}, {write.check.rows}, 'w{n}')"
+            rows = write.check.rows
+            expected = f"CAST(:{prefix}{rows} AS integer)" if isinstance(rows, str) else str(rows)
+            count = f"platform.deferred_write_check({count}, {expected}, 'w{n}')"
         columns.append(f"{count} AS w{n}")
+        columns.extend(
+            f"(SELECT {column} FROM w{n}) AS w{n}_{column}"  # noqa: S608 (column names declared in code)
+            for column in write.returning
+        )
     if notify:
         columns.append(_NOTIFY_COLUMN)
     statement = text(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}")

@@ -20,6 +20,7 @@ from emporium.platform.db import fast
 from emporium.platform.db.deferred import (
     NOTIFY_BIND,
     DeferredWrite,
+    Returned,
     combined_params,
     combined_statement,
     refusal_of,
@@ -30,12 +31,26 @@ BeforeCommit = Callable[["Tx"], Awaitable[None]]
 T = TypeVar("T")
 
 
+_NOTHING_RETURNED = Returned(())
+
+
 class TransactionClosed(RuntimeError):
     """A statement was sent after the transaction committed or rolled back."""
 
 
 class Tx:
-    __slots__ = ("_before_commit", "_conn", "_deferred", "_driver", "_executed", "_fast", "_notify", "_open", "_seen")
+    __slots__ = (
+        "_before_commit",
+        "_conn",
+        "_deferred",
+        "_driver",
+        "_executed",
+        "_fast",
+        "_notify",
+        "_open",
+        "_returned",
+        "_seen",
+    )
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -45,6 +60,7 @@ class Tx:
         self._notify: set[str] | None = None
         self._seen: set[Hashable] | None = None
         self._deferred: dict[DeferredWrite[Any], list[Any]] | None = None
+        self._returned: dict[DeferredWrite[Any], Returned] | None = None
         self._before_commit: list[BeforeCommit] | None = None
         self._driver: fast.Driver | None = None
 
@@ -60,6 +76,11 @@ class Tx:
             if result is not None:
                 return result  # type: ignore[return-value]
         return await self._conn.execute(statement, params)
+
+    @property
+    def database(self) -> object:
+        """The database this transaction runs on, as a key for values that belong to one database."""
+        return self._conn.sync_engine
 
     @property
     def on_asyncpg(self) -> bool:
@@ -81,14 +102,26 @@ class Tx:
             self._notify = set()
         self._notify.add(channel)
 
-    def write_before_commit(self, write: DeferredWrite[T], item: T) -> None:
+    def write_before_commit(self, write: DeferredWrite[T], item: T) -> Returned:
         """Queue `item` for the transaction's one statement of deferred writes, sent just before COMMIT
         (nothing is written on rollback). For rows nothing reads back within the transaction (outbox
         events, the audit row, a new order's pending payment, an idempotency claim or its answer): a
-        checkout's first transaction sends those four kinds in one round trip, not four."""
+        checkout's first transaction sends those four kinds in one round trip, not four.
+
+        Returns where the write's `returning` columns will be once the statement succeeded (a kind with
+        `returning` writes one row: queue one item of it per transaction)."""
         if self._deferred is None:
             self._deferred = {}
-        self._deferred.setdefault(write, []).append(item)
+        queued = self._deferred.setdefault(write, [])
+        if write.returning and queued:
+            raise RuntimeError(f"deferred write {write.name!r} returns columns of one row: queue it once")
+        queued.append(item)
+        if not write.returning:
+            return _NOTHING_RETURNED
+        if self._returned is None:
+            self._returned = {}
+        returned = self._returned[write] = Returned()
+        return returned
 
     def before_commit(self, hook: BeforeCommit) -> None:
         """Run `hook` after the deferred writes, just before COMMIT (tests use it to act in that window)."""
@@ -107,15 +140,21 @@ class Tx:
             if notify is not None:
                 params[NOTIFY_BIND] = list(notify)
             try:
-                counts = (await self._run_deferred(statement, params, alone=alone)).one()
+                row = list((await self._run_deferred(statement, params, alone=alone)).one())
             except sa_exc.DBAPIError as error:
                 refused = refusal_of(error, writes)
                 if refused is None:
                     raise
                 raise refused from None
-            for (write, items), count in zip(queued.items(), counts, strict=False):
+            returned, self._returned = self._returned or {}, None
+            column = 0
+            for write, items in queued.items():  # each kind's count, then its `returning` columns
+                count, values = row[column], tuple(row[column + 1 : column + 1 + len(write.returning)])
+                column += 1 + len(write.returning)
                 if write.written is not None:
                     write.written(items, int(count))
+                if write in returned:
+                    returned[write].fill(values)
         if self._deferred:
             raise RuntimeError("a deferred write was queued while the deferred writes were being sent")
         for hook in self._before_commit or ():
