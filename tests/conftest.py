@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import structlog
+from sqlalchemy import event
 
 from emporium.bootstrap.app import create_app
 from emporium.bootstrap.runtime import Runtime, open_runtime
@@ -23,7 +24,7 @@ from emporium.config import Config
 from emporium.modules.catalog.resources import POSTGRES_CATALOG, Catalog, init_mongo_indexes, open_catalog
 from emporium.modules.reporting.migrate import upgrade as upgrade_reporting
 from emporium.platform.db.embedded import start_embedded_postgres
-from emporium.platform.db.engine import Database
+from emporium.platform.db.engine import Database, PoolSettings
 from emporium.platform.db.migrate import upgrade
 from emporium.platform.events.subscriptions import Subscriptions
 from tests.services import IN_CI, ROOT, configured
@@ -182,6 +183,21 @@ async def tenant(db: Database) -> Tenant:
 async def other_tenant(db: Database) -> Tenant:
     """Org B: used to prove another org's ids answer 404."""
     return await make_tenant(db, "Shop B")
+
+
+@pytest.fixture
+async def logged_db(database_url: str) -> AsyncIterator[tuple[Database, list[str]]]:
+    """A database of one pooled connection whose simple queries are recorded: asyncpg logs its BEGIN (not its
+    COMMIT); a statement sent alone (a transaction of one statement) is not one."""
+    database = Database(database_url, PoolSettings(size=1))
+    queries: list[str] = []
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._connection.add_query_logger(lambda logged: queries.append(logged.query))
+
+    event.listen(database.engine.sync_engine, "connect", log_queries)
+    yield database, queries
+    await database.dispose()
 
 
 @pytest.fixture

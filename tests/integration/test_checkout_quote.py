@@ -4,37 +4,21 @@ way, which prices afresh and explains a refusal. A stale quote never costs a wro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event
 
 from emporium.modules.catalog import services as catalog_services
 from emporium.modules.catalog.domain import OutOfStock
 from emporium.orchestrators import checkout
-from emporium.platform.db.engine import Database, PoolSettings
+from emporium.platform.db.engine import Database
 from emporium.platform.errors import ValidationFailed
 from emporium.platform.idempotency.store import IdempotencyClaim
 from tests.support.catalog import make_product
 from tests.support.identity import Tenant, make_tenant, setup_audit
 from tests.support.orders import key
-
-
-@pytest.fixture
-async def logged_db(database_url: str) -> AsyncIterator[tuple[Database, list[str]]]:
-    """A database whose simple queries (asyncpg logs BEGIN; a statement sent alone is not one) are recorded."""
-    database = Database(database_url, PoolSettings(size=2))
-    queries: list[str] = []
-
-    def log_queries(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection._connection.add_query_logger(lambda logged: queries.append(logged.query))
-
-    event.listen(database.engine.sync_engine, "connect", log_queries)
-    yield database, queries
-    await database.dispose()
 
 
 async def _buy(db: Database, shop: Tenant, sku: str, quantity: int) -> checkout.Checkout:

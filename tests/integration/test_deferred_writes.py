@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 
 from emporium.platform.db.deferred import DeferredWrite, RowCheck
-from emporium.platform.db.engine import Database, PoolSettings
+from emporium.platform.db.engine import Database
 from emporium.platform.db.transaction import transaction
 
 
@@ -39,20 +39,6 @@ def _picky(table: str) -> DeferredWrite[str]:
         lambda items: {"values": items},
         check=RowCheck(2, lambda rows: Refused(f"{rows} rows, wanted 2")),
     )
-
-
-@pytest.fixture
-async def logged_db(database_url: str) -> AsyncIterator[tuple[Database, list[str]]]:
-    """A database of one pooled connection whose simple queries (BEGIN, COMMIT) are recorded."""
-    database = Database(database_url, PoolSettings(size=1))
-    queries: list[str] = []
-
-    def log_queries(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection._connection.add_query_logger(lambda logged: queries.append(logged.query))
-
-    event.listen(database.engine.sync_engine, "connect", log_queries)
-    yield database, queries
-    await database.dispose()
 
 
 @pytest.fixture
