@@ -85,7 +85,10 @@ class LineOut(BaseModel):
 
 class OrderOut(BaseModel):
     id: str
-    number: int
+    number: int = Field(
+        description="The order's number for people (receipts, support): unique across the deployment, with gaps; "
+        "each server process takes them in blocks, so numbers are not in creation order across processes"
+    )
     status: OrderStatus
     capture_mode: CaptureMode
     customer: dict[str, Any]
