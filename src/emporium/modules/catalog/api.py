@@ -24,7 +24,6 @@ __all__ = [
     "QuoteMoved",
     "StockLine",
     "commit_stock",
-    "forget_quote",
     "price_lines",
     "quote_lines",
     "release_stock",
@@ -92,11 +91,6 @@ def quote_lines(org_id: str, lines: Sequence[StockLine]) -> list[PricedLine] | N
         PricedLine(p.product_id, line.sku, p.name, p.price, line.quantity)
         for line, p in zip(merged, on_sale, strict=True)
     ]
-
-
-def forget_quote(org_id: str, lines: Sequence[StockLine]) -> None:
-    """The quote of these lines was refused at COMMIT (`QuoteMoved`): price them afresh next time."""
-    services.forget_on_sale(org_id, [line.sku for line in lines])
 
 
 def reserve_quoted_at_commit(tx: Tx, org_id: str, quoted: Sequence[PricedLine]) -> None:

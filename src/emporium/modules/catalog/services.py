@@ -250,11 +250,6 @@ def remember_on_sale(org_id: str, lines: Sequence[ReservedLine]) -> None:
         del _on_sale[next(iter(_on_sale))]
 
 
-def forget_on_sale(org_id: str, skus: Sequence[str]) -> None:
-    for sku in skus:
-        _on_sale.pop((org_id, sku), None)
-
-
 def remembered_on_sale(org_id: str, skus: Sequence[str]) -> list[OnSale] | None:
     """Each SKU's product as this process last saw it on sale; None when one was not seen."""
     found = []

@@ -43,10 +43,6 @@ def quote_lines(org_id: str, wanted: Sequence[tuple[str, int]]) -> list[catalog_
     return catalog_api.quote_lines(org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
 
 
-def forget_quote(org_id: str, wanted: Sequence[tuple[str, int]]) -> None:
-    catalog_api.forget_quote(org_id, [catalog_api.StockLine(sku, qty) for sku, qty in wanted])
-
-
 def reserve_quoted_at_commit(tx: Tx, org_id: str, quoted: Sequence[catalog_api.PricedLine]) -> None:
     catalog_api.reserve_quoted_at_commit(tx, org_id, quoted)
 

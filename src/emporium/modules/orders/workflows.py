@@ -140,8 +140,7 @@ async def place_order(
         try:
             return await place(quote=True)
         except store.QuoteMoved:  # stock or a product moved since the quote: nothing was written
-            store.forget_quote(principal.org_id, spec.lines)
-            return await place(quote=False)
+            return await place(quote=False)  # its locking reservation remembers each line as it is now
     except (ValidationFailed, Conflict) as refused:
         if claim is None or isinstance(refused, KeyAlreadyClaimed) or not await _key_held_elsewhere(db, claim):
             raise
