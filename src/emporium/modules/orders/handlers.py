@@ -81,9 +81,9 @@ async def place_order(request: Request, body: PlaceOrderIn) -> Response:
     choice = checkout.PaymentChoice(body.payment.provider, body.payment.card_token)
     reservation_ttl = timedelta(seconds=settings_of(request, OrdersSettings).order_reservation_ttl)
 
-    async def effect(claim: IdempotencyClaim) -> tuple[int, OrderOut]:
+    async def effect(claim: IdempotencyClaim) -> tuple[int, workflows.Order]:
         placed = await checkout.place_order(db, principal, audit, claim, spec, choice, reservation_ttl=reservation_ttl)
-        return (201 if placed.settled else 202), OrderOut.of(placed.order)
+        return (201 if placed.settled else 202), placed.order  # presented by `_placed` only when not stored
 
     return await idempotent(request, principal, effect, present=_placed)
 

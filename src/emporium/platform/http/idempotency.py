@@ -34,7 +34,8 @@ from emporium.platform.idempotency.workflows import claim_key, complete_key, fin
 HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
-Effect = Callable[[IdempotencyClaim], Awaitable[tuple[int, BaseModel]]]
+# The status and the answer: a model, or with `present` the domain result it presents.
+Effect = Callable[[IdempotencyClaim], Awaitable[tuple[int, object]]]
 
 
 class IdempotencyKeyRequired(BadRequest):
@@ -119,8 +120,10 @@ async def idempotent(
     By default the effect claims the key in its own first transaction (a key that is
     done or in flight is found then, without a lookup beforehand); with `claim_first`
     the key is claimed here, for effects idempotent by the key themselves. With
-    `present` (domain result -> status and body), the effect can store its answer in
-    its own last transaction (`idempotency.store.complete_with`); an effect that
+    `present` (domain result -> status and body), the effect returns its domain result,
+    and can store its answer in its own last transaction
+    (`idempotency.store.complete_with`), which is then replayed without presenting the
+    result again; otherwise the result is presented here. An effect that
     returns status 202 without storing leaves the key in flight: its outcome is not
     known yet, and whoever settles it (recovery) stores the final answer.
     """
@@ -135,7 +138,7 @@ async def idempotent(
     try:
         if claim_first:
             await claim_key(db, claim)
-        status, model = await effect(claim)
+        status, result = await effect(claim)
     except KeyAlreadyClaimed:
         # The key is done, or another request holds it: answer as a retry would.
         stored = await find_key(db, claim.org_id, claim.key)
@@ -152,6 +155,10 @@ async def idempotent(
         raise
     if claim.stored is not None:
         return _replay(claim.stored)
+    # Presented only now: an effect that stored its answer with its own writes (above) needs no model.
+    model = present(result)[1] if present is not None else result
+    if not isinstance(model, BaseModel):
+        raise TypeError(f"an idempotent effect answered {type(model).__name__}, not a model")
     answer = _json_answer(status, model)
     if status != 202 or present is None:
         await complete_key(db, claim.org_id, claim.key, answer.status, answer.body, answer.content_type)

@@ -55,13 +55,29 @@ class Body(BaseModel):
 
 
 def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _integral(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral(item) for item in value]
+    """`value` with each integral float made an int. A container is copied only when something in it
+    changes: a body walked by every nested model's validator again is mostly left as it is."""
+    kind = value.__class__
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if kind is dict:
+        copy = None
+        for key, item in value.items():
+            if item.__class__ in _WALKED and (made := _integral(item)) is not item:
+                copy = copy or dict(value)
+                copy[key] = made
+        return value if copy is None else copy
+    if kind is list:
+        copied = None
+        for index, item in enumerate(value):
+            if item.__class__ in _WALKED and (made := _integral(item)) is not item:
+                copied = copied or list(value)
+                copied[index] = made
+        return value if copied is None else copied
     return value
+
+
+_WALKED = frozenset({float, dict, list})
 
 
 def _supported_currency(value: str) -> str:
