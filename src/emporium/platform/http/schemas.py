@@ -60,20 +60,14 @@ def _integral(value: Any) -> Any:
     kind = value.__class__
     if kind is float:
         return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if kind is dict:
+    if kind is dict or kind is list:
         copy = None
-        for key, item in value.items():
+        for key, item in value.items() if kind is dict else enumerate(value):
             if item.__class__ in _WALKED and (made := _integral(item)) is not item:
-                copy = copy or dict(value)
+                if copy is None:
+                    copy = kind(value)
                 copy[key] = made
         return value if copy is None else copy
-    if kind is list:
-        copied = None
-        for index, item in enumerate(value):
-            if item.__class__ in _WALKED and (made := _integral(item)) is not item:
-                copied = copied or list(value)
-                copied[index] = made
-        return value if copied is None else copied
     return value
 
 
