@@ -24,7 +24,7 @@ from emporium.modules.catalog.domain import (
 )
 from emporium.modules.catalog.tables import category, inventory, product, stock_adjustment
 from emporium.platform.crud.services import AlreadyExists
-from emporium.platform.db.deferred import DeferredWrite, RowCheck, RowsMoved
+from emporium.platform.db.deferred import DeferredWrite, RowCheck, RowsMoved, json_rows
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
@@ -272,9 +272,8 @@ RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
     UPDATE catalog.inventory i
        SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
       FROM (SELECT held.product_id, w.qty
-              FROM unnest(CAST(:product_ids AS text[]), CAST(:skus AS text[]), CAST(:names AS text[]),
-                          CAST(:prices AS bigint[]), CAST(:currencies AS text[]), CAST(:qtys AS integer[]))
-                   AS w(product_id, sku, name, price, currency, qty)
+              FROM json_to_recordset(CAST(:lines_json AS json))
+                   AS w(product_id text, sku text, name text, price bigint, currency text, qty integer)
               JOIN catalog.product p ON p.id = w.product_id AND p.org_id = :org AND p.deleted_at IS NULL
                    AND p.active AND p.sku = w.sku AND p.name = w.name AND p.price_amount = w.price
                    AND p.price_currency = w.currency
@@ -286,12 +285,20 @@ RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
     """,
     lambda items: {
         "org": items[0][0],
-        "product_ids": [line.product_id for _, lines in items for line in lines],
-        "skus": [line.sku for _, lines in items for line in lines],
-        "names": [line.name for _, lines in items for line in lines],
-        "qtys": [line.quantity for _, lines in items for line in lines],
-        "prices": [line.unit_price.amount for _, lines in items for line in lines],
-        "currencies": [line.unit_price.currency for _, lines in items for line in lines],
+        "lines_json": json_rows(
+            [
+                {
+                    "product_id": line.product_id,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "price": line.unit_price.amount,
+                    "currency": line.unit_price.currency,
+                    "qty": line.quantity,
+                }
+                for _, lines in items
+                for line in lines
+            ]
+        ),
         "lines": sum(len(lines) for _, lines in items),
     },
     check=RowCheck("lines", lambda rows: QuoteMoved(f"{rows} quoted lines could be reserved as quoted")),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, Integer, Interval, Text, and_, bindparam, func, select, update
+from sqlalchemy import BigInteger, DateTime, Integer, Interval, Text, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from emporium.modules.catalog import api as catalog_api
@@ -18,7 +18,7 @@ from emporium.modules.identity import api as identity_api
 from emporium.modules.orders.domain import CaptureMode, Order, OrderLine, OrderStatus
 from emporium.modules.orders.tables import order, order_line
 from emporium.modules.payments import api as payments_api
-from emporium.platform.db.deferred import DeferredWrite, Returned, exactly_one_row
+from emporium.platform.db.deferred import DeferredWrite, Returned, exactly_one_row, json_rows
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.sequence import SequenceBlocks
 from emporium.platform.db.tx import Tx
@@ -207,24 +207,28 @@ _LINES_AT_COMMIT = DeferredWrite[NewOrder](
     """
     INSERT INTO orders.order_line
            (order_id, line_no, product_id, sku, name, unit_price_amount, quantity, line_total_amount)
-    SELECT x.* FROM unnest(:order_ids, :line_nos, :product_ids, :skus, :names, :unit_prices, :quantities,
-                           :line_totals) AS x
+    SELECT x.* FROM json_to_recordset(CAST(:lines AS json))
+                    AS x(order_id text, line_no integer, product_id text, sku text, name text,
+                         unit_price_amount bigint, quantity integer, line_total_amount bigint)
     RETURNING 1
     """,
     lambda items: {
-        "order_ids": [o.id for o in items for _ in o.lines],
-        "line_nos": [line.line_no for o in items for line in o.lines],
-        "product_ids": [line.product_id for o in items for line in o.lines],
-        "skus": [line.sku for o in items for line in o.lines],
-        "names": [line.name for o in items for line in o.lines],
-        "unit_prices": [line.unit_price.amount for o in items for line in o.lines],
-        "quantities": [line.quantity for o in items for line in o.lines],
-        "line_totals": [line.total.amount for o in items for line in o.lines],
-    },
-    types={
-        **{n: ARRAY(Text) for n in ("order_ids", "product_ids", "skus", "names")},
-        **{n: ARRAY(Integer) for n in ("line_nos", "quantities")},
-        **{n: ARRAY(BigInteger) for n in ("unit_prices", "line_totals")},
+        "lines": json_rows(
+            [
+                {
+                    "order_id": o.id,
+                    "line_no": line.line_no,
+                    "product_id": line.product_id,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "unit_price_amount": line.unit_price.amount,
+                    "quantity": line.quantity,
+                    "line_total_amount": line.total.amount,
+                }
+                for o in items
+                for line in o.lines
+            ]
+        )
     },
 )
 

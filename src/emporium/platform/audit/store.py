@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from emporium.platform.audit.entries import AuditContext, AuditEntry, AuditFilter
 from emporium.platform.audit.tables import audit_log
-from emporium.platform.db.deferred import DeferredWrite
+from emporium.platform.db.deferred import DeferredWrite, json_rows
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
@@ -18,20 +18,27 @@ _RECORD = DeferredWrite[tuple[AuditContext, str | None, int]](
     "audit",
     """
     INSERT INTO platform.audit_log (id, org_id, actor_type, actor_id, action, target_id, request_id, status)
-    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:org_ids AS text[]), CAST(:actor_types AS text[]),
-                         CAST(:actor_ids AS text[]), CAST(:actions AS text[]), CAST(:target_ids AS text[]),
-                         CAST(:request_ids AS text[]), CAST(:statuses AS smallint[]))
+    SELECT * FROM json_to_recordset(CAST(:records AS json))
+                  AS r(id text, org_id text, actor_type text, actor_id text, action text, target_id text,
+                       request_id text, status smallint)
     RETURNING 1
     """,
     lambda records: {
-        "ids": [new_id("aud") for _ in records],
-        "org_ids": [c.org_id for c, _, _ in records],
-        "actor_types": [c.actor_type for c, _, _ in records],
-        "actor_ids": [c.actor_id for c, _, _ in records],
-        "actions": [c.action for c, _, _ in records],
-        "target_ids": [target for _, target, _ in records],
-        "request_ids": [c.request_id for c, _, _ in records],
-        "statuses": [status for _, _, status in records],
+        "records": json_rows(
+            [
+                {
+                    "id": new_id("aud"),
+                    "org_id": c.org_id,
+                    "actor_type": c.actor_type,
+                    "actor_id": c.actor_id,
+                    "action": c.action,
+                    "target_id": target,
+                    "request_id": c.request_id,
+                    "status": status,
+                }
+                for c, target, status in records
+            ]
+        )
     },
 )
 

@@ -23,6 +23,7 @@ evaluated left to right, so the writes run, and their checks refuse, in the orde
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,16 @@ class Returned:
         return self._values
 
 
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows of a write of several rows as one JSON bind, for `json_to_recordset(CAST(:rows AS json))`.
+
+    One bind per column (`unnest` of arrays) costs more than the rest of the write: asyncpg encodes an array
+    element by element, testing each against `collections.abc` classes, and SQLAlchemy copies each array
+    first; one JSON text is one `json.dumps`. Values must be JSON already (a time as its ISO 8601 text); a
+    column read as `jsonb` takes a nested object as it is, without a `json.dumps` of its own."""
+    return json.dumps(rows)
+
+
 def _prefixed(sql: str, prefix: str) -> str:
     """The SQL with every bind renamed `:<prefix><name>`, so two writes' binds cannot collide."""
     return _BIND.sub(lambda match: f":{prefix}{match.group(1)}", sql)
@@ -111,12 +122,14 @@ def exactly_one_row(what: str) -> RowCheck:
 
 _combined: dict[tuple[tuple[DeferredWrite[Any], ...], bool], TextClause] = {}
 NOTIFY_BIND = "notify_channels"
-_NOTIFY_COLUMN = "(SELECT count(pg_notify(c, '')) FROM unnest(CAST(:notify_channels AS text[])) AS c) AS woken"
+_NOTIFY_COLUMN = (
+    "(SELECT count(pg_notify(c, '')) FROM json_array_elements_text(CAST(:notify_channels AS json)) AS c) AS woken"
+)
 
 
 def combined_statement(writes: Sequence[DeferredWrite[Any]], *, notify: bool = False) -> TextClause:
     """The one statement for these kinds of write, in this order (built once per combination). With
-    `notify`, it also NOTIFYs the channels bound as `notify_channels` (an extra last column)."""
+    `notify`, it also NOTIFYs the channels bound as `notify_channels`, a JSON list (an extra last column)."""
     key = (tuple(writes), notify)
     found = _combined.get(key)
     if found is not None:

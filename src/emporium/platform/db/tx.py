@@ -8,6 +8,7 @@ only workflows may import) can commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -138,7 +139,7 @@ class Tx:
             statement = combined_statement(writes, notify=notify is not None)
             params = combined_params(queued)
             if notify is not None:
-                params[NOTIFY_BIND] = list(notify)
+                params[NOTIFY_BIND] = json.dumps(list(notify))
             try:
                 row = list((await self._run_deferred(statement, params, alone=alone)).one())
             except sa_exc.DBAPIError as error:

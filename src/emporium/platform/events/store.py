@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Float, Integer, bindparam, delete, func, select, text, update
+from sqlalchemy import Float, Integer, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from emporium.platform.db.deferred import DeferredWrite
+from emporium.platform.db.deferred import DeferredWrite, json_rows
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.events.contracts import Envelope
@@ -34,18 +34,18 @@ _OUTBOX_COLUMNS = "id, name, version, aggregate_type, aggregate_id, org_id, payl
 # publish order (`seq` is drawn as they are inserted).
 _PUBLISH_SQL = f"""
     WITH locks AS (
-        SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:lock_keys AS text[])) AS k
+        SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+          FROM json_array_elements_text(CAST(:lock_keys AS json)) AS k
     ), events AS (
-        SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:names AS text[]), CAST(:versions AS integer[]),
-                             CAST(:aggregate_types AS text[]), CAST(:aggregate_ids AS text[]),
-                             CAST(:org_ids AS text[]), CAST(:payloads AS text[]), CAST(:trace_contexts AS text[]),
-                             CAST(:occurred AS timestamptz[]))
+        SELECT * FROM ROWS FROM (
+                   json_to_recordset(CAST(:events AS json)) AS (
+                       id text, name text, version integer, aggregate_type text, aggregate_id text, org_id text,
+                       payload jsonb, trace_context jsonb, occurred_at timestamptz))
                WITH ORDINALITY AS e(id, name, version, aggregate_type, aggregate_id, org_id, payload,
                                     trace_context, occurred_at, n)
     )
     INSERT INTO platform.outbox ({_OUTBOX_COLUMNS})
-    SELECT id, name, version, aggregate_type, aggregate_id, org_id, CAST(payload AS jsonb),
-           CAST(trace_context AS jsonb), occurred_at
+    SELECT {_OUTBOX_COLUMNS}
       FROM events CROSS JOIN (SELECT count(*) FROM locks) AS locked
      ORDER BY n
     RETURNING 1
@@ -53,23 +53,14 @@ _PUBLISH_SQL = f"""
 
 
 def _publish_params(events: list[Envelope]) -> dict[str, Any]:
+    """The events as JSON rows (`json_rows`), and the sorted keys of their aggregates' locks."""
     return {
-        "lock_keys": sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events}),
-        "ids": [e.id for e in events],
-        "names": [e.name for e in events],
-        "versions": [e.version for e in events],
-        "aggregate_types": [e.aggregate_type for e in events],
-        "aggregate_ids": [e.aggregate_id for e in events],
-        "org_ids": [e.org_id for e in events],
-        "payloads": [json.dumps(e.payload) for e in events],
-        "trace_contexts": [json.dumps(e.trace_context) for e in events],
-        "occurred": [e.occurred_at for e in events],
+        "lock_keys": json.dumps(sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events})),
+        "events": json_rows([e.to_json() for e in events]),
     }
 
 
-_PUBLISH = DeferredWrite[Envelope](
-    "outbox", _PUBLISH_SQL, _publish_params, types={"occurred": ARRAY(DateTime(timezone=True))}
-)
+_PUBLISH = DeferredWrite[Envelope]("outbox", _PUBLISH_SQL, _publish_params)
 
 # Claim the heads of the pending queue: available, not leased by a live claim, and with no
 # earlier pending event of the same aggregate (so each aggregate's events go one at a time,
