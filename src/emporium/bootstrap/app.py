@@ -84,7 +84,7 @@ def _mount_probes(app: FastAPI, metrics_token: str | None) -> None:
         runtime = app.state.runtime
         if runtime is None:
             return
-        DB_POOL_IN_USE.set(runtime.db.engine.pool.checkedout())
+        DB_POOL_IN_USE.set(runtime.db.connections_in_use())
         # The sampler's last reading: a scrape must not count the outbox (its cost grows with the backlog).
         OUTBOX_BACKLOG.set(runtime.backlog.reading.size)
         OUTBOX_OLDEST_AGE.set(runtime.backlog.reading.oldest_age_seconds)

@@ -23,7 +23,6 @@ from emporium.platform.db.engine import Database, is_connection_failure
 from emporium.platform.db.notify import CommitNotifier
 from emporium.platform.db.tx import Tx
 from emporium.platform.errors import Unavailable
-from emporium.platform.telemetry.metrics import DB_POOL_WAITING
 
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 
@@ -83,15 +82,13 @@ class Transaction(Tx):
 
 @asynccontextmanager
 async def transaction(db: Database, *, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
-    DB_POOL_WAITING.inc()  # waiting for a pooled connection (or opening one)
     try:
-        conn = await db.engine.connect()
+        conn = await db.connect()
     except Exception as error:
         if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             raise DatabaseUnavailable("the database is unavailable, retry shortly", retry_after=1) from error
         raise
-    finally:
-        DB_POOL_WAITING.dec()
+    reusable = False  # kept for the next transaction only when this one ended cleanly with no option set
     try:
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
@@ -105,9 +102,10 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
             yield tx
         finally:
             await tx._rollback_unless_committed()
+        reusable = isolation is None
     except Exception as error:
         if is_connection_failure(error):
             raise DatabaseUnavailable("the database connection was lost, retry shortly", retry_after=1) from error
         raise
     finally:
-        await conn.close()
+        await db.release(conn, reusable=reusable)
