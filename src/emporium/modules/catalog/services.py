@@ -266,6 +266,15 @@ class QuoteMoved(RowsMoved):
     was written; the caller places the order the locking way, which prices afresh and explains a refusal."""
 
 
+def _reserve_params(items: list[tuple[str, Sequence[PricedLine]]]) -> dict[str, Any]:
+    rows = [
+        {"product_id": line.product_id, "sku": line.sku, "name": line.name, "price": line.unit_price.amount,
+         "currency": line.unit_price.currency, "qty": line.quantity}
+        for _, lines in items for line in lines
+    ]  # fmt: skip
+    return {"org": items[0][0], "lines_json": json_rows(rows), "lines": len(rows)}
+
+
 RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
     "catalog.reserve",
     """
@@ -283,24 +292,7 @@ RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
      WHERE i.product_id = l.product_id AND i.on_hand - i.reserved >= l.qty
     RETURNING 1
     """,
-    lambda items: {
-        "org": items[0][0],
-        "lines_json": json_rows(
-            [
-                {
-                    "product_id": line.product_id,
-                    "sku": line.sku,
-                    "name": line.name,
-                    "price": line.unit_price.amount,
-                    "currency": line.unit_price.currency,
-                    "qty": line.quantity,
-                }
-                for _, lines in items
-                for line in lines
-            ]
-        ),
-        "lines": sum(len(lines) for _, lines in items),
-    },
+    _reserve_params,
     check=RowCheck("lines", lambda rows: QuoteMoved(f"{rows} quoted lines could be reserved as quoted")),
 )
 
