@@ -23,12 +23,12 @@ evaluated left to right, so the writes run, and their checks refuse, in the orde
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pydantic_core import to_json
 from sqlalchemy import BindParameter, TextClause, bindparam, text
 from sqlalchemy.types import TypeEngine
 
@@ -79,14 +79,16 @@ class Returned:
         return self._values
 
 
-def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The rows of a write of several rows as one JSON bind, for `json_to_recordset(CAST(:rows AS json))`.
+def json_rows(rows: Sequence[Mapping[str, Any] | str]) -> str:
+    """The rows of a write of several rows as one JSON bind, for `json_to_recordset(CAST(:rows AS json))`
+    (or a list of texts, for `json_array_elements_text`).
 
     One bind per column (`unnest` of arrays) costs more than the rest of the write: asyncpg encodes an array
     element by element, testing each against `collections.abc` classes, and SQLAlchemy copies each array
-    first; one JSON text is one `json.dumps`. Values must be JSON already (a time as its ISO 8601 text); a
-    column read as `jsonb` takes a nested object as it is, without a `json.dumps` of its own."""
-    return json.dumps(rows)
+    first; one JSON text is one call of pydantic's serializer (a quarter of `json.dumps`'s time). Values must
+    be JSON already (a time as its ISO 8601 text); a column read as `jsonb` takes a nested object as it is,
+    without an encoding of its own."""
+    return to_json(rows).decode()
 
 
 def _prefixed(sql: str, prefix: str) -> str:

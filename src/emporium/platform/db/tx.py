@@ -8,7 +8,6 @@ only workflows may import) can commit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from emporium.platform.db.deferred import (
     Returned,
     combined_params,
     combined_statement,
+    json_rows,
     refusal_of,
 )
 
@@ -139,7 +139,7 @@ class Tx:
             statement = combined_statement(writes, notify=notify is not None)
             params = combined_params(queued)
             if notify is not None:
-                params[NOTIFY_BIND] = json.dumps(list(notify))
+                params[NOTIFY_BIND] = json_rows(list(notify))
             try:
                 row = list((await self._run_deferred(statement, params, alone=alone)).one())
             except sa_exc.DBAPIError as error:

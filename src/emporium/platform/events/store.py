@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +54,7 @@ _PUBLISH_SQL = f"""
 def _publish_params(events: list[Envelope]) -> dict[str, Any]:
     """The events as JSON rows (`json_rows`), and the sorted keys of their aggregates' locks."""
     return {
-        "lock_keys": json.dumps(sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events})),
+        "lock_keys": json_rows(sorted({f"{e.aggregate_type}/{e.aggregate_id}" for e in events})),
         "events": json_rows([e.to_json() for e in events]),
     }
 
