@@ -132,7 +132,9 @@ class Database:
         """As SQLAlchemy's pool decides at check-out: not older than the pool's last invalidation, nor than
         `pool_recycle`."""
         pool: Any = self.engine.sync_engine.pool
-        record = _driver_connection(conn)._connection_record
+        record = getattr(_driver_connection(conn), "_connection_record", None)
+        if record is None:  # detached from the pool: not ours to hand out
+            return False
         started = record.starttime
         return bool(started >= pool._invalidate_time and (pool._recycle < 0 or time.time() - started <= pool._recycle))
 
@@ -154,9 +156,9 @@ class Database:
 
 
 def _driver_connection(conn: AsyncConnection) -> Any:
-    """SQLAlchemy's pooled connection (its "fairy") under `conn`."""
+    """SQLAlchemy's pooled connection (its "fairy") under `conn`, None once closed."""
     sync: Any = conn.sync_connection
-    return sync._dbapi_connection
+    return None if sync is None else sync._dbapi_connection
 
 
 def _clean(conn: AsyncConnection) -> bool:
