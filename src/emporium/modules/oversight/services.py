@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from emporium.modules.identity import api as identity_api
 from emporium.modules.oversight.domain import ApiRequest, ApiRequestFilter
 from emporium.modules.oversight.tables import api_request, flag_setting
+from emporium.platform.db.deferred import json_rows
 from emporium.platform.db.tx import Tx
 from emporium.platform.flags import Setting
 from emporium.platform.pagination import Page, page_of
@@ -41,29 +42,27 @@ async def delete_setting(tx: Tx, flag: str, org_id: str) -> bool:
     return bool(result.rowcount)
 
 
-_INSERT_REQUEST = insert(api_request)
+# The batch as one JSON bind (`json_rows`): one statement text, prepared once, whatever the batch's size.
+_INSERT_REQUESTS = text(
+    """
+    INSERT INTO oversight.api_request (occurred_at, org_id, actor_type, actor_id, method, route, status, latency_ms,
+                                       idempotency_key, request_id)
+    SELECT * FROM json_to_recordset(CAST(:requests AS json))
+                  AS r(occurred_at timestamptz, org_id text, actor_type text, actor_id text, method text, route text,
+                       status smallint, latency_ms double precision, idempotency_key text, request_id text)
+    """
+)
 
 
 async def insert_requests(tx: Tx, records: Sequence[RequestRecord]) -> None:
-    """One executemany for the whole batch."""
-    await tx.execute(
-        _INSERT_REQUEST,
-        [
-            {
-                "occurred_at": r.occurred_at,
-                "org_id": r.org_id,
-                "actor_type": r.actor_type,
-                "actor_id": r.actor_id,
-                "method": r.method,
-                "route": r.route,
-                "status": r.status,
-                "latency_ms": r.latency_ms,
-                "idempotency_key": r.idempotency_key,
-                "request_id": r.request_id,
-            }
-            for r in records
-        ],
-    )
+    """The whole batch in one statement."""
+    rows = [
+        {"occurred_at": r.occurred_at.isoformat(), "org_id": r.org_id, "actor_type": r.actor_type,
+         "actor_id": r.actor_id, "method": r.method, "route": r.route, "status": r.status,
+         "latency_ms": r.latency_ms, "idempotency_key": r.idempotency_key, "request_id": r.request_id}
+        for r in records
+    ]  # fmt: skip
+    await tx.execute(_INSERT_REQUESTS, {"requests": json_rows(rows)})
 
 
 def _request(row: Any) -> ApiRequest:
