@@ -37,6 +37,12 @@ def _no_locking_reservation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(catalog_services, "reserve", refuse)
 
 
+def _checkout_statements(queries: list[str]) -> list[str]:
+    """The logged queries, without asyncpg's lookup of a type it meets for the first time on a connection
+    (an array of bigint, for the quoted reservation): once per connection and type, not part of a checkout."""
+    return [q for q in queries if "pg_catalog.pg_type" not in q and "'jit'" not in q]
+
+
 async def _stock(pg: asyncpg.Connection, product_id: object) -> tuple[int, int]:
     row = await pg.fetchrow("SELECT on_hand, reserved FROM catalog.inventory WHERE product_id = $1", product_id)
     return row["on_hand"], row["reserved"]
@@ -52,7 +58,7 @@ async def test_a_product_seen_before_is_reserved_with_the_order_in_one_statement
     _no_locking_reservation(monkeypatch)
     queries.clear()
     second = await _buy(database, shop, str(product["sku"]), 2)
-    assert queries == [], queries  # no BEGIN: tx1 and tx2 went out as one statement each
+    assert _checkout_statements(queries) == [], queries  # no BEGIN: tx1 and tx2 went out as one statement each
     assert second.order.total.amount == 2500 and second.order.status.value == "paid"
     assert second.order.number != first.order.number
     assert second.order.lines[0].name == "Thing" and second.order.capture_mode == first.order.capture_mode

@@ -24,7 +24,7 @@ from emporium.modules.catalog.domain import (
 )
 from emporium.modules.catalog.tables import category, inventory, product, stock_adjustment
 from emporium.platform.crud.services import AlreadyExists
-from emporium.platform.db.deferred import DeferredWrite, RowCheck, RowsMoved, json_rows
+from emporium.platform.db.deferred import DeferredWrite, RowCheck, RowsMoved
 from emporium.platform.db.keyset import keyset_page_query, time_id_key
 from emporium.platform.db.tx import Tx
 from emporium.platform.ids import new_id
@@ -266,23 +266,18 @@ class QuoteMoved(RowsMoved):
     was written; the caller places the order the locking way, which prices afresh and explains a refusal."""
 
 
-def _reserve_params(items: list[tuple[str, Sequence[PricedLine]]]) -> dict[str, Any]:
-    rows = [
-        {"product_id": line.product_id, "sku": line.sku, "name": line.name, "price": line.unit_price.amount,
-         "currency": line.unit_price.currency, "qty": line.quantity}
-        for _, lines in items for line in lines
-    ]  # fmt: skip
-    return {"org": items[0][0], "lines_json": json_rows(rows), "lines": len(rows)}
-
-
+# Arrays, not one JSON bind (`json_rows`): this write joins the catalog's large tables, and a generic plan
+# guesses 10 rows for `unnest` of a bind but 100 for `json_to_recordset`, enough for a hash join over a scan
+# of every inventory row (20,000 products: 2 ms instead of 0.3 ms a checkout; decision 044).
 RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
     "catalog.reserve",
     """
     UPDATE catalog.inventory i
        SET reserved = i.reserved + l.qty, version = i.version + 1, updated_at = now()
       FROM (SELECT held.product_id, w.qty
-              FROM json_to_recordset(CAST(:lines_json AS json))
-                   AS w(product_id text, sku text, name text, price bigint, currency text, qty integer)
+              FROM unnest(CAST(:product_ids AS text[]), CAST(:skus AS text[]), CAST(:names AS text[]),
+                          CAST(:prices AS bigint[]), CAST(:currencies AS text[]), CAST(:qtys AS integer[]))
+                   AS w(product_id, sku, name, price, currency, qty)
               JOIN catalog.product p ON p.id = w.product_id AND p.org_id = :org AND p.deleted_at IS NULL
                    AND p.active AND p.sku = w.sku AND p.name = w.name AND p.price_amount = w.price
                    AND p.price_currency = w.currency
@@ -292,7 +287,16 @@ RESERVE_AT_COMMIT = DeferredWrite[tuple[str, Sequence[PricedLine]]](
      WHERE i.product_id = l.product_id AND i.on_hand - i.reserved >= l.qty
     RETURNING 1
     """,
-    _reserve_params,
+    lambda items: {
+        "org": items[0][0],
+        "product_ids": [line.product_id for _, lines in items for line in lines],
+        "skus": [line.sku for _, lines in items for line in lines],
+        "names": [line.name for _, lines in items for line in lines],
+        "qtys": [line.quantity for _, lines in items for line in lines],
+        "prices": [line.unit_price.amount for _, lines in items for line in lines],
+        "currencies": [line.unit_price.currency for _, lines in items for line in lines],
+        "lines": sum(len(lines) for _, lines in items),
+    },
     check=RowCheck("lines", lambda rows: QuoteMoved(f"{rows} quoted lines could be reserved as quoted")),
 )
 
