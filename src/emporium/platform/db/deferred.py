@@ -88,7 +88,9 @@ def json_rows(rows: Sequence[Mapping[str, Any] | str]) -> str:
     element by element, testing each against `collections.abc` classes, and SQLAlchemy copies each array
     first; one JSON text is one call of pydantic's serializer (a quarter of `json.dumps`'s time). Values must
     be JSON already (a time as its ISO 8601 text); a column read as `jsonb` takes a nested object as it is,
-    without an encoding of its own."""
+    without an encoding of its own. Not for rows joined to a large table: a generic plan guesses 100 rows
+    for `json_to_recordset` (10 for `unnest` of a bind), which can turn an index lookup into a scan
+    (`catalog.RESERVE_AT_COMMIT` keeps its arrays for that reason)."""
     return to_json(rows).decode()
 
 
