@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -116,8 +117,8 @@ class Database:
             DB_POOL_WAITING.dec()
 
     async def release(self, conn: AsyncConnection, *, reusable: bool) -> None:
-        """Give `conn` back: kept idle here when the caller used it the plain way (`reusable`: no isolation level
-        or other option set on it, ended without an error) and it is clean, else returned to the pool."""
+        """Give `conn` back: kept idle here when the caller's work on it ended without an error (`reusable`)
+        and it is clean (no transaction open, no isolation level set), else returned to the pool."""
         pool_size = self.engine.sync_engine.pool.size()  # type: ignore[attr-defined]
         if reusable and self._keeps_idle and not self._waiting and len(self._idle) < pool_size and _clean(conn):
             self._idle.append(conn)
@@ -138,14 +139,21 @@ class Database:
         started = record.starttime
         return bool(started >= pool._invalidate_time and (pool._recycle < 0 or time.time() - started <= pool._recycle))
 
-    async def ping(self) -> None:
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """`connect()` for the block, `release()` when it ends: kept for the next only if it ended without an
+        error."""
         conn = await self.connect()
-        reusable = False
+        ended_cleanly = False
         try:
-            await conn.execute(text("SELECT 1"))
-            reusable = True
+            yield conn
+            ended_cleanly = True
         finally:
-            await self.release(conn, reusable=reusable)
+            await self.release(conn, reusable=ended_cleanly)
+
+    async def ping(self) -> None:
+        async with self.connection() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         idle, self._idle = self._idle, []
@@ -162,9 +170,12 @@ def _driver_connection(conn: AsyncConnection) -> Any:
 
 
 def _clean(conn: AsyncConnection) -> bool:
-    """Checked out, usable, and in no transaction, neither SQLAlchemy's nor the driver's."""
+    """Checked out, usable, with no isolation level set on it (the pool resets one as it takes the connection
+    back), and in no transaction, neither SQLAlchemy's nor the driver's."""
     sync = conn.sync_connection
     if sync is None or sync.closed or sync.invalidated or sync.in_transaction():
+        return False
+    if "isolation_level" in sync.get_execution_options():
         return False
     fairy = _driver_connection(conn)
     if fairy is None or fairy.dbapi_connection is None:

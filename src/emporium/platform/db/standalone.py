@@ -29,37 +29,25 @@ from emporium.platform.db.engine import Database
 @asynccontextmanager
 async def autocommit(db: Database) -> AsyncIterator[AsyncConnection]:
     """A pooled connection on which every statement is its own transaction: one round trip each, no BEGIN."""
-    plain = await db.connect()
-    try:
+    async with db.connection() as plain:  # given back to the pool, which resets its isolation level
         yield await plain.execution_options(isolation_level="AUTOCOMMIT")
-    finally:
-        await db.release(plain, reusable=False)  # its isolation level is reset as the pool takes it back
 
 
 @asynccontextmanager
 async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
     """A pooled connection in a transaction, committed when the block ends without an error."""
-    conn = await db.connect()
-    try:
-        async with conn.begin():
-            yield conn
-    finally:
-        await db.release(conn, reusable=False)
+    async with db.connection() as conn, conn.begin():
+        yield conn
 
 
 async def one_statement(db: Database, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
     """Run one statement as its own transaction: on asyncpg it is sent alone (`fast.execute(alone=True)`:
     one round trip, no BEGIN, no isolation level to set and reset on the pooled connection); elsewhere on
     an autocommit connection. Its result, fully fetched."""
-    conn = await db.connect()
-    reusable = False
-    try:
+    async with db.connection() as conn:
         if fast.eligible(conn):
             result = await fast.execute(conn, statement, params, await fast.driver_of(conn), alone=True)
             if result is not None:
-                reusable = True
                 return result
         plain = await conn.execution_options(isolation_level="AUTOCOMMIT")
         return (await plain.execute(statement, params)).freeze()()
-    finally:
-        await db.release(conn, reusable=reusable)

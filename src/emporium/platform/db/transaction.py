@@ -88,7 +88,7 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
         if is_connection_failure(error) or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             raise DatabaseUnavailable("the database is unavailable, retry shortly", retry_after=1) from error
         raise
-    reusable = False  # kept for the next transaction only when this one ended cleanly with no option set
+    ended_cleanly = False
     try:
         if isolation is not None:
             await conn.execution_options(isolation_level=isolation)
@@ -102,10 +102,10 @@ async def transaction(db: Database, *, isolation: Isolation | None = None) -> As
             yield tx
         finally:
             await tx._rollback_unless_committed()
-        reusable = isolation is None
+        ended_cleanly = True
     except Exception as error:
         if is_connection_failure(error):
             raise DatabaseUnavailable("the database connection was lost, retry shortly", retry_after=1) from error
         raise
     finally:
-        await db.release(conn, reusable=reusable)
+        await db.release(conn, reusable=ended_cleanly)
