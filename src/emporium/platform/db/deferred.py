@@ -15,7 +15,8 @@ checked by PostgreSQL inside the statement: a mismatch fails the statement, so n
 written, and the caller gets the check's exception), optionally what to do with the number of rows
 it wrote once the statement succeeded, and optionally columns of its one row the caller gets back (what
 the database decides as it writes: a default, a value read inside the statement). A kind that may write
-several rows binds them as one JSON text (`json_rows`, read with `json_to_recordset`). Each write keeps its
+several rows binds them as one JSON text (`json_rows`, read with `json_to_recordset`), unless it joins a
+large table (see `json_rows`). Each write keeps its
 SQL in the module that owns its table; this module only combines them. PostgreSQL runs every CTE of the
 statement against the same snapshot and to completion; no two of them may write the same row, which
 holds because each kind writes its own table. The columns of the combined statement's one row are
